@@ -1,0 +1,5 @@
+import sys
+
+from nux.cli import main
+
+sys.exit(main())
