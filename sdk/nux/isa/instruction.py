@@ -1,0 +1,208 @@
+"""Instructions as Python values, their binary encoding, and the text assembly form.
+
+    Instr("gemm", preload=1, a_base=64, x_size=256, push_next=1)   # Python API
+    gemm preload=1 a_base=64 x_size=256 push_next=1                # text form, one instruction per line
+
+Enum fields take their names in text (dst=acc, vop=add); fields left out take their defaults. `disassemble`
+followed by `assemble` gives back the same bytes, and the text round-trips the same way.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+
+from nux.errors import NuxError
+from nux.isa.encoding import INSTR_BYTES, INSTR_WORDS, Field, Opcode, fields_of, reserved_masks
+
+
+class AsmError(NuxError):
+    """Assembly text or an instruction value is malformed."""
+
+
+class DecodeError(NuxError):
+    """Bytes do not decode to a valid instruction (illegal opcode or reserved bits set)."""
+
+    def __init__(self, message: str, index: int, reason: str):
+        super().__init__(message)
+        self.index = index
+        self.reason = reason  # "opcode" or "reserved"
+
+
+class Instr:
+    """One instruction: an opcode and a value for each field of its format."""
+
+    __slots__ = ("opcode", "values")
+
+    def __init__(self, opcode: Opcode | str, **values: int):
+        op = _opcode(opcode)
+        fields = {f.name: f for f in fields_of(op) if f.name != "opcode"}
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise AsmError(f"{op.name.lower()} has no field(s) {sorted(unknown)}; it has {sorted(fields)}")
+        resolved = {}
+        for name, field in fields.items():
+            value = int(values.get(name, field.default))
+            try:
+                field.check(value)
+            except ValueError as exc:
+                raise AsmError(f"{op.name.lower()}: {exc}") from None
+            resolved[name] = value
+        object.__setattr__(self, "opcode", op)
+        object.__setattr__(self, "values", resolved)
+
+    def __getattr__(self, name: str) -> int:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(f"{self.opcode.name.lower()} has no field {name!r}") from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Instr is immutable; use replace()")
+
+    def replace(self, **changes: int) -> Instr:
+        return Instr(self.opcode, **{**self.values, **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Instr) and (self.opcode, self.values) == (other.opcode, other.values)
+
+    def __hash__(self) -> int:
+        return hash((self.opcode, tuple(sorted(self.values.items()))))
+
+    def __repr__(self) -> str:
+        return f"Instr({format_instr(self)!r})"
+
+    def encode(self) -> bytes:
+        words = [0] * INSTR_WORDS
+        for field in fields_of(self.opcode):
+            value = int(self.opcode) if field.name == "opcode" else self.values[field.name]
+            words[field.word] |= (value & field.mask) << field.lsb
+        return struct.pack(f"<{INSTR_WORDS}I", *words)
+
+
+def _opcode(opcode: Opcode | str) -> Opcode:
+    if isinstance(opcode, Opcode):
+        return opcode
+    try:
+        return Opcode[str(opcode).upper()]
+    except KeyError:
+        raise AsmError(f"unknown instruction {opcode!r}; known: {[o.name.lower() for o in Opcode]}") from None
+
+
+def decode(word_bytes: bytes, index: int = 0) -> Instr:
+    """Decode one 32-byte instruction; raise DecodeError for an illegal opcode or a set reserved bit."""
+    if len(word_bytes) != INSTR_BYTES:
+        raise DecodeError(f"instruction {index}: need {INSTR_BYTES} bytes, got {len(word_bytes)}", index, "length")
+    words = struct.unpack(f"<{INSTR_WORDS}I", word_bytes)
+    try:
+        op = Opcode(words[0] & 0xF)
+    except ValueError:
+        raise DecodeError(f"instruction {index}: illegal opcode {words[0] & 0xF}", index, "opcode") from None
+    for w, (word, reserved) in enumerate(zip(words, reserved_masks(op))):
+        if word & reserved:
+            raise DecodeError(
+                f"instruction {index} ({op.name.lower()}): reserved bits 0x{word & reserved:08x} set in word {w}",
+                index,
+                "reserved",
+            )
+    values = {}
+    for field in fields_of(op):
+        if field.name == "opcode":
+            continue
+        raw = (words[field.word] >> field.lsb) & field.mask
+        if field.signed and raw >> (field.width - 1):
+            raw -= 1 << field.width
+        values[field.name] = raw
+    return Instr(op, **values)
+
+
+def assemble(program: Iterable[Instr]) -> bytes:
+    """Encode a sequence of instructions into a code image."""
+    return b"".join(instr.encode() for instr in program)
+
+
+def disassemble(code: bytes) -> list[Instr]:
+    """Decode a whole code image (its length must be a multiple of 32 bytes)."""
+    if len(code) % INSTR_BYTES:
+        raise DecodeError(f"code length {len(code)} is not a multiple of {INSTR_BYTES}", len(code) // 32, "length")
+    return [decode(code[i : i + INSTR_BYTES], i // INSTR_BYTES) for i in range(0, len(code), INSTR_BYTES)]
+
+
+# ---------------------------------------------------------------------------------------------- text form
+
+
+def _field_text(field: Field, value: int) -> str:
+    if field.enum is not None:
+        try:
+            return f"{field.name}={field.enum(value).name.lower()}"
+        except ValueError:
+            return f"{field.name}={value}"
+    if field.width == 1 and field.name.startswith(("pop_", "push_")):
+        return field.name
+    return f"{field.name}={value}"
+
+
+def format_instr(instr: Instr) -> str:
+    """Text form of one instruction; fields at their default value are left out."""
+    parts = [instr.opcode.name.lower()]
+    for field in fields_of(instr.opcode):
+        if field.name == "opcode":
+            continue
+        value = instr.values[field.name]
+        if value != field.default:
+            parts.append(_field_text(field, value))
+    return " ".join(parts)
+
+
+def format_program(program: Iterable[Instr], numbered: bool = False) -> str:
+    lines = (format_instr(i) for i in program)
+    if numbered:
+        lines = (f"{n:6d}: {line}" for n, line in enumerate(lines))
+    return "\n".join(lines) + "\n"
+
+
+def _parse_value(field: Field, text: str, where: str) -> int:
+    if field.enum is not None and not text.lstrip("-").isdigit():
+        try:
+            return int(field.enum[text.upper()])
+        except KeyError:
+            names = [e.name.lower() for e in field.enum]
+            raise AsmError(f"{where}: {field.name}={text!r} is not one of {names}") from None
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise AsmError(f"{where}: {field.name}={text!r} is not an integer") from None
+
+
+def parse_line(line: str, where: str = "line") -> Instr | None:
+    """Parse one line of assembly (comments start with ';' or '#'); None for a blank line."""
+    text = line.split(";", 1)[0].split("#", 1)[0].strip()
+    if not text:
+        return None
+    mnemonic, *args = text.split()
+    op = _opcode(mnemonic)
+    fields = {f.name: f for f in fields_of(op)}
+    values: dict[str, int] = {}
+    for arg in args:
+        name, eq, value_text = arg.partition("=")
+        field = fields.get(name)
+        if field is None or name == "opcode":
+            raise AsmError(f"{where}: {mnemonic} has no field {name!r}")
+        if name in values:
+            raise AsmError(f"{where}: field {name!r} given twice")
+        values[name] = _parse_value(field, value_text, where) if eq else 1
+    try:
+        return Instr(op, **values)
+    except AsmError as exc:
+        raise AsmError(f"{where}: {exc}") from None
+
+
+def parse_program(text: str) -> list[Instr]:
+    """Parse assembly text, one instruction per line."""
+    return [i for n, line in enumerate(text.splitlines(), 1) if (i := parse_line(line, f"line {n}")) is not None]
+
+
+def iter_code(code: bytes) -> Iterator[tuple[int, bytes]]:
+    """(index, 32 bytes) for each instruction slot of a code image."""
+    for i in range(0, len(code) - len(code) % INSTR_BYTES, INSTR_BYTES):
+        yield i // INSTR_BYTES, code[i : i + INSTR_BYTES]
