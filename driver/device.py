@@ -1,0 +1,66 @@
+"""The one interface every backend implements: 32-bit MMIO, DMA at device addresses, and waiting for the IRQ.
+
+Backends (golden model, Verilator simulation, F1 XDMA, F2/F1 PCI BARs) never leak into callers: `Npu` and
+everything above speak only this protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from nux.errors import NuxError
+
+
+class DeviceError(NuxError):
+    """A device cannot be opened, or an access is invalid (unaligned MMIO, DMA outside device memory)."""
+
+
+@runtime_checkable
+class Device(Protocol):
+    """A memory-mapped NPU: registers at MMIO offsets, DRAM at device addresses."""
+
+    #: bytes of device DRAM reachable by DMA, starting at device address 0
+    dram_size: int
+
+    def read32(self, addr: int) -> int:
+        """Read the 32-bit register at MMIO byte offset `addr` (4-byte aligned)."""
+        ...
+
+    def write32(self, addr: int, value: int) -> None:
+        """Write the 32-bit register at MMIO byte offset `addr` (4-byte aligned)."""
+        ...
+
+    def write(self, dev_addr: int, data: bytes) -> None:
+        """DMA host -> device: copy `data` to device DRAM at `dev_addr`."""
+        ...
+
+    def read(self, dev_addr: int, n: int) -> bytes:
+        """DMA device -> host: copy `n` bytes of device DRAM at `dev_addr`."""
+        ...
+
+    def wait_irq(self, timeout: float) -> bool:
+        """Block until the interrupt line is high or `timeout` seconds pass; True if it is high.
+
+        Backends without an interrupt poll STATUS; simulators advance simulated time while waiting.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the device (files, mappings, simulator)."""
+        ...
+
+
+def check_dma(device: Device, dev_addr: int, n: int) -> None:
+    """Refuse a DMA that falls outside device DRAM, with a clear message (shared by every backend)."""
+    if dev_addr < 0 or n < 0 or dev_addr + n > device.dram_size:
+        raise DeviceError(
+            f"DMA of {n} bytes at 0x{dev_addr:x} is outside device memory [0, 0x{device.dram_size:x})"
+        )
+
+
+def check_mmio(addr: int) -> None:
+    """Refuse an unaligned or out-of-window register access."""
+    from nux.isa import MMIO_SIZE
+
+    if addr % 4 or not 0 <= addr < MMIO_SIZE:
+        raise DeviceError(f"MMIO offset 0x{addr:x} is not a 4-byte aligned offset below 0x{MMIO_SIZE:x}")
