@@ -10,7 +10,6 @@ import functools
 
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
-
 from nux.isa import INSTR_BYTES, Opcode, fields_of, reserved_masks
 
 INSTR_BITS = 8 * INSTR_BYTES

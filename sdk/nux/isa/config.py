@@ -32,7 +32,9 @@ class NpuConfig:
 
     def __post_init__(self) -> None:
         if self.dim not in (4, 8, 16, 32):
-            raise ConfigError(f"dim must be 4, 8, 16 or 32 (a power of two dividing the 256-entry LUT), got {self.dim}")
+            raise ConfigError(
+                f"dim must be 4, 8, 16 or 32 (a power of two dividing the 256-entry LUT), got {self.dim}"
+            )
         for name in ("sp_rows", "acc_rows"):
             rows = getattr(self, name)
             if not (2 * self.dim <= rows <= 65536) or rows & (rows - 1):

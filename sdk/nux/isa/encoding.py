@@ -138,7 +138,9 @@ DEP_FIELDS = (
 OPCODE_FIELD = _f("opcode", 0, 0, 4, "Opcode", enum=Opcode)
 
 # Fields shared by several formats, defined once so that their positions stay identical.
-_ROW_ELEMS = _f("row_elems", 0, 24, 7, "lanes per row moved to/from DRAM (1..dim; 0 means dim); other lanes get pad_value")
+_ROW_ELEMS = _f(
+    "row_elems", 0, 24, 7, "lanes per row moved to/from DRAM (1..dim; 0 means dim); other lanes get pad_value"
+)
 _DRAM_OFFSET = _f("dram_offset", 1, 0, 32, "byte offset of the first row inside the task's arena")
 _X_SIZE_HI = _f("x_size", 2, 16, 16, "rows in the innermost dimension (>= 1)", default=1)
 _X_STRIDE = _f("x_stride", 3, 0, 32, "DRAM bytes between consecutive x rows")
@@ -192,7 +194,13 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
     ),
     Opcode.GEMM: (
         _f("accumulate", 0, 8, 1, "add to ACC (1) or overwrite it (0)"),
-        _f("preload", 0, 9, 1, "load a new weight tile from SP rows w_row..w_row+dim-1 (1) or keep the current one"),
+        _f(
+            "preload",
+            0,
+            9,
+            1,
+            "load a new weight tile from SP rows w_row..w_row+dim-1 (1) or keep the current one",
+        ),
         _f("a_signed", 0, 10, 1, "A (streamed rows) is int8 (1) or uint8 (0)"),
         _f("w_signed", 0, 11, 1, "W (weight tile) is int8 (1) or uint8 (0)"),
         _f("a_zp", 0, 16, 8, "zero point of A, subtracted on entry to the array"),
@@ -220,7 +228,13 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
         _A_SIGNED,
         _f("b_signed", 0, 13, 1, "operand B is int8 (1) or uint8 (0)"),
         _OUT_SIGNED,
-        _f("add_shift", 0, 16, 5, "ADD: left shift applied to both operands before rescaling (TFLite uses 20)"),
+        _f(
+            "add_shift",
+            0,
+            16,
+            5,
+            "ADD: left shift applied to both operands before rescaling (TFLite uses 20)",
+        ),
         _A_ZP,
         _f("b_zp", 1, 8, 8, "zero point of B (int8 or uint8 per b_signed)"),
         _OUT_ZP,
@@ -251,7 +265,9 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
         _f("win_xstride", 6, 16, 8, "SP rows between horizontally adjacent taps"),
         _f("win_ystride", 7, 0, 16, "SP rows between vertically adjacent taps"),
     ),
-    Opcode.NOP: (_f("queue", 0, 8, 2, "queue that executes the NOP (carries its dependency flags)", enum=Queue),),
+    Opcode.NOP: (
+        _f("queue", 0, 8, 2, "queue that executes the NOP (carries its dependency flags)", enum=Queue),
+    ),
     Opcode.SYNC: (),
     Opcode.END: (),
 }

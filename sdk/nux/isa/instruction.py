@@ -92,13 +92,15 @@ def _opcode(opcode: Opcode | str) -> Opcode:
 def decode(word_bytes: bytes, index: int = 0) -> Instr:
     """Decode one 32-byte instruction; raise DecodeError for an illegal opcode or a set reserved bit."""
     if len(word_bytes) != INSTR_BYTES:
-        raise DecodeError(f"instruction {index}: need {INSTR_BYTES} bytes, got {len(word_bytes)}", index, "length")
+        raise DecodeError(
+            f"instruction {index}: need {INSTR_BYTES} bytes, got {len(word_bytes)}", index, "length"
+        )
     words = struct.unpack(f"<{INSTR_WORDS}I", word_bytes)
     try:
         op = Opcode(words[0] & 0xF)
     except ValueError:
         raise DecodeError(f"instruction {index}: illegal opcode {words[0] & 0xF}", index, "opcode") from None
-    for w, (word, reserved) in enumerate(zip(words, reserved_masks(op))):
+    for w, (word, reserved) in enumerate(zip(words, reserved_masks(op), strict=True)):
         if word & reserved:
             raise DecodeError(
                 f"instruction {index} ({op.name.lower()}): reserved bits 0x{word & reserved:08x} set in word {w}",
@@ -124,7 +126,9 @@ def assemble(program: Iterable[Instr]) -> bytes:
 def disassemble(code: bytes) -> list[Instr]:
     """Decode a whole code image (its length must be a multiple of 32 bytes)."""
     if len(code) % INSTR_BYTES:
-        raise DecodeError(f"code length {len(code)} is not a multiple of {INSTR_BYTES}", len(code) // 32, "length")
+        raise DecodeError(
+            f"code length {len(code)} is not a multiple of {INSTR_BYTES}", len(code) // 32, "length"
+        )
     return [decode(code[i : i + INSTR_BYTES], i // INSTR_BYTES) for i in range(0, len(code), INSTR_BYTES)]
 
 
@@ -199,7 +203,9 @@ def parse_line(line: str, where: str = "line") -> Instr | None:
 
 def parse_program(text: str) -> list[Instr]:
     """Parse assembly text, one instruction per line."""
-    return [i for n, line in enumerate(text.splitlines(), 1) if (i := parse_line(line, f"line {n}")) is not None]
+    return [
+        i for n, line in enumerate(text.splitlines(), 1) if (i := parse_line(line, f"line {n}")) is not None
+    ]
 
 
 def iter_code(code: bytes) -> Iterator[tuple[int, bytes]]:

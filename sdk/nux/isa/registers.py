@@ -81,7 +81,12 @@ PERF_COUNTERS: tuple[tuple[str, int, bool, str], ...] = (
     ("CYCLES", 0x100, False, "cycles with a task running"),
     ("ARRAY_BUSY", 0x108, True, "rows streamed through the array (one per busy cycle)"),
     ("MACS", 0x110, True, "multiply-accumulates: dim*dim per streamed row"),
-    ("DMA_RD_BYTES", 0x118, True, "DRAM bytes read by LOAD (padding not counted, instruction fetch not counted)"),
+    (
+        "DMA_RD_BYTES",
+        0x118,
+        True,
+        "DRAM bytes read by LOAD (padding not counted, instruction fetch not counted)",
+    ),
     ("DMA_WR_BYTES", 0x120, True, "DRAM bytes written by STORE"),
     ("INSTRET", 0x128, True, "instructions completed (END included)"),
     ("STALL_LOAD", 0x130, False, "cycles the load queue waited for a token"),
@@ -95,7 +100,11 @@ DETERMINISTIC_COUNTERS = tuple(name for name, _, det, _ in PERF_COUNTERS if det)
 
 
 def _check_map() -> None:
-    offsets = [r.offset for r in REGISTERS] + [o for _, o, _, _ in PERF_COUNTERS] + [o + 4 for _, o, _, _ in PERF_COUNTERS]
+    offsets = (
+        [r.offset for r in REGISTERS]
+        + [o for _, o, _, _ in PERF_COUNTERS]
+        + [o + 4 for _, o, _, _ in PERF_COUNTERS]
+    )
     if len(offsets) != len(set(offsets)) or any(o % 4 or o >= MMIO_SIZE for o in offsets):
         raise AssertionError("register map overlaps or is misaligned")
 

@@ -1,0 +1,116 @@
+"""The encoding table, the binary form and the text form agree with each other in both directions."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nux.isa import (
+    INSTR_BYTES,
+    AsmError,
+    DecodeError,
+    Instr,
+    Opcode,
+    assemble,
+    decode,
+    disassemble,
+    fields_of,
+    format_program,
+    parse_program,
+    reserved_masks,
+)
+
+
+@st.composite
+def instructions(draw) -> Instr:
+    op = draw(st.sampled_from(list(Opcode)))
+    values = {}
+    for field in fields_of(op):
+        if field.name == "opcode":
+            continue
+        if field.enum is not None:
+            values[field.name] = draw(st.sampled_from([int(e) for e in field.enum]))
+        else:
+            values[field.name] = draw(st.integers(0, field.mask))
+    return Instr(op, **values)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(instructions(), min_size=1, max_size=8))
+def test_binary_round_trip(program):
+    code = assemble(program)
+    assert len(code) == INSTR_BYTES * len(program)
+    assert disassemble(code) == program
+    assert assemble(disassemble(code)) == code
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(instructions(), min_size=1, max_size=8))
+def test_text_round_trip(program):
+    text = format_program(program)
+    assert parse_program(text) == program
+    assert format_program(parse_program(text)) == text
+
+
+def test_field_values_land_where_the_table_says():
+    instr = Instr("gemm", a_zp=0x81, w_zp=0x7F, acc_base=0x1234, x_size=300, push_next=1)
+    words = struct.unpack("<8I", instr.encode())
+    assert words[0] & 0xF == Opcode.GEMM
+    assert (words[0] >> 7) & 1 == 1  # push_next
+    assert (words[0] >> 16) & 0xFF == 0x81 and words[0] >> 24 == 0x7F
+    assert words[1] >> 16 == 0x1234
+    assert words[3] & 0xFFFF == 300
+
+
+@pytest.mark.parametrize("op", list(Opcode))
+def test_every_reserved_bit_is_rejected(op):
+    base = bytearray(Instr(op).encode())
+    masks = reserved_masks(op)
+    for word, mask in enumerate(masks):
+        for bit in range(32):
+            if mask >> bit & 1 and not (word == 0 and bit < 4):
+                bad = bytearray(base)
+                bad[4 * word + bit // 8] |= 1 << (bit % 8)
+                with pytest.raises(DecodeError) as info:
+                    decode(bytes(bad), index=7)
+                assert info.value.reason == "reserved" and info.value.index == 7
+
+
+@pytest.mark.parametrize("opcode", [0, 10, 11, 12, 13, 14, 15])
+def test_illegal_opcodes(opcode):
+    with pytest.raises(DecodeError) as info:
+        decode(bytes([opcode]) + bytes(31), index=3)
+    assert info.value.reason == "opcode" and "illegal opcode" in str(info.value)
+
+
+def test_zeroed_memory_is_illegal():
+    with pytest.raises(DecodeError):
+        disassemble(bytes(64))
+
+
+def test_text_errors_name_the_problem():
+    with pytest.raises(AsmError, match="line 2.*no field 'bogus'"):
+        parse_program("end\ngemm bogus=1\n")
+    with pytest.raises(AsmError, match="unknown instruction"):
+        parse_program("frobnicate\n")
+    with pytest.raises(AsmError, match="does not fit"):
+        parse_program("gemm x_size=70000")
+    with pytest.raises(AsmError, match="not one of"):
+        parse_program("load dst=dram")
+    with pytest.raises(AsmError, match="given twice"):
+        parse_program("gemm x_size=1 x_size=2")
+
+
+def test_text_form_reads_like_assembly():
+    text = "load dst=acc row_elems=4 dram_offset=0x100 push_next ; bias\n# comment\n\nend\n"
+    load, end = parse_program(text)
+    assert load.dst == 1 and load.dram_offset == 256 and load.push_next == 1
+    assert end.opcode == Opcode.END
+    assert format_program([load]) == "load push_next dst=acc row_elems=4 dram_offset=256\n"
+
+
+def test_code_length_must_be_whole_instructions():
+    with pytest.raises(DecodeError, match="multiple of 32"):
+        disassemble(bytes(33))
