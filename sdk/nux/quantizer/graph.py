@@ -196,3 +196,20 @@ def _outer_names(graph: onnx.GraphProto) -> set[str]:
         for sub in _subgraphs(node):
             names |= _outer_names(sub)
     return names
+
+
+def copy_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A deep copy: passes rewrite their copy, never the caller's model."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    return copy
+
+
+def expose_outputs(model: onnx.ModelProto, names: Iterable[str]) -> onnx.ModelProto:
+    """A copy of `model` that also outputs `names` (type left to the runtime), to read intermediate tensors."""
+    model = copy_model(model)
+    present = graph_output_names(model.graph)
+    for name in dict.fromkeys(names):
+        if name not in present:
+            model.graph.output.append(helper.make_empty_tensor_value_info(name))
+    return model

@@ -109,3 +109,14 @@ def quantize_activation(x: np.ndarray, qp: QParams) -> np.ndarray:
 def dequantize(q: np.ndarray, scale: np.ndarray | float, zero_point: np.ndarray | int = 0) -> np.ndarray:
     """Reference of ONNX DequantizeLinear: ``(q - zero_point) * scale`` in float32."""
     return ((np.asarray(q, np.int64) - np.asarray(zero_point, np.int64)) * np.asarray(scale)).astype(np.float32)
+
+
+def fit_weight_scale_to_bias(bias: np.ndarray, input_scale: float, weight_scale: np.ndarray) -> np.ndarray:
+    """Weight scales widened where ``bias / (input_scale * weight_scale)`` would overflow int32.
+
+    Happens only for channels whose weights are tiny next to their bias; widening the weight scale there costs
+    that channel's weight precision, which is negligible next to its bias, and keeps the bias exact.
+    """
+    needed = np.abs(np.asarray(bias, np.float64)) / (float(np.float32(input_scale)) * INT32_MAX)
+    widened = np.maximum(np.asarray(weight_scale, np.float64), needed * (1 + 1e-6))
+    return np.where(widened > weight_scale, widened, weight_scale).astype(np.float32)
