@@ -21,6 +21,7 @@ import numpy as np
 INT8_MIN, INT8_MAX = -128, 127
 WEIGHT_MAX = 127  # symmetric weights use [-127, 127] so that -w is representable
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+MIN_SCALE = float(np.finfo(np.float32).tiny)  # ranges narrower than float32 can tell apart get this scale
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def activation_qparams(rmin: float, rmax: float) -> QParams:
     rmin, rmax = min(float(rmin), 0.0), max(float(rmax), 0.0)
     if rmax == rmin:
         return QParams(1.0, 0)
-    scale = float(np.float32((rmax - rmin) / (INT8_MAX - INT8_MIN)))
+    scale = max(float(np.float32((rmax - rmin) / (INT8_MAX - INT8_MIN))), MIN_SCALE)
     zero_point = int(np.clip(round_half_away(INT8_MIN - rmin / scale), INT8_MIN, INT8_MAX))
     return QParams(scale, zero_point)
 

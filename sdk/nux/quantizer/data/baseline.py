@@ -1,0 +1,43 @@
+"""What nux's quantizer is measured against: top-1 accuracy under onnxruntime, and onnxruntime's own
+`quantize_static` (QDQ, per-channel, MinMax, int8) on the same calibration samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import version_converter
+
+
+def top1(model: onnx.ModelProto, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy in percent, one image per run (works for models with a fixed batch of 1)."""
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    predictions = [int(np.argmax(session.run(None, {name: image[None]})[0])) for image in images]
+    return 100.0 * float(np.mean(np.array(predictions) == labels))
+
+
+def ort_quantize_static(model: onnx.ModelProto, input_name: str, samples: np.ndarray) -> onnx.ModelProto:
+    """onnxruntime's static int8 QDQ quantization (per-channel weights, MinMax), one sample per run."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter([{input_name: s[None]} for s in samples])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    if model.opset_import[0].version < 13:
+        model = version_converter.convert_version(model, 13)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "model.onnx", Path(tmp) / "model.qdq.onnx"
+        onnx.save(model, src)
+        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+        return onnx.load(dst)

@@ -1,0 +1,53 @@
+"""Helpers for the quantizer tests: tiny models built with onnx.helper, and onnxruntime as the executor."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+
+
+def make_model(nodes, inputs: dict[str, list], outputs: dict[str, list | None], inits: dict[str, np.ndarray],
+               opset: int = OPSET) -> onnx.ModelProto:
+    """A float32 model: inputs/outputs map names to shapes (None: unknown), inits to values."""
+    graph = helper.make_graph(
+        nodes, "test",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs.items()],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model = onnx.shape_inference.infer_shapes(model)  # fills in the outputs given without a shape
+    onnx.checker.check_model(model)
+    return model
+
+
+def run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+def snr_db(reference: np.ndarray, value: np.ndarray) -> float:
+    noise = np.sum((reference.astype(np.float64) - value) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise))
+
+
+def rng_array(shape, seed: int = 0, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(low, high, shape).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def mnist_model(test_data) -> onnx.ModelProto:
+    return onnx.load(test_data / "models" / "mnist-8.onnx")
+
+
+@pytest.fixture(scope="session")
+def digits_data():
+    from nux.quantizer.data import digits
+
+    images, labels = digits.digits()
+    return images, labels, digits.mnist_images(images)
