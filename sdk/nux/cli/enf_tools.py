@@ -1,0 +1,28 @@
+"""`nux inspect FILE.enf [--disasm]`: what an ENF executable holds, or one line saying why it is invalid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nux.enf import EnfError
+from nux.enf.report import inspect_report
+
+
+def inspect_command(
+    path: Path = typer.Argument(..., help="ENF executable", metavar="FILE.enf"),
+    disasm: bool = typer.Option(False, "--disasm", help="also print each program's numbered disassembly"),
+) -> None:
+    """Print an ENF's format version, target config, sections, memory plan, programs, tensors, host graphs,
+    steps and meta."""
+    data = path.read_bytes()
+    try:
+        report = inspect_report(data, disasm=disasm)
+    except EnfError as exc:
+        raise EnfError(f"{path}: {exc}") from None
+    typer.echo(report, nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect")(inspect_command)
