@@ -6,6 +6,7 @@ everything above speak only this protocol.
 
 from __future__ import annotations
 
+import time
 from typing import Protocol, runtime_checkable
 
 from nux.errors import NuxError
@@ -64,3 +65,27 @@ def check_mmio(addr: int) -> None:
 
     if addr % 4 or not 0 <= addr < MMIO_SIZE:
         raise DeviceError(f"MMIO offset 0x{addr:x} is not a 4-byte aligned offset below 0x{MMIO_SIZE:x}")
+
+
+def irq_pending(device: Device) -> bool:
+    """The interrupt line as the register file defines it: IRQ_STATUS & IRQ_ENABLE != 0 (docs/isa.md §6)."""
+    from nux.isa import REG
+
+    return bool(device.read32(REG["IRQ_STATUS"]) & device.read32(REG["IRQ_ENABLE"]))
+
+
+def poll_irq(device: Device, timeout: float, interval: float = 20e-6, max_interval: float = 1e-3) -> bool:
+    """`wait_irq` for backends without an interrupt: read the IRQ registers with a growing back-off.
+
+    The back-off starts short because most tasks finish in microseconds to milliseconds, and caps at 1 ms so a
+    long wait does not flood the bus with MMIO reads.
+    """
+    deadline = time.monotonic() + max(timeout, 0.0)
+    while True:
+        if irq_pending(device):
+            return True
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        time.sleep(min(interval, deadline - now))
+        interval = min(interval * 2, max_interval)
