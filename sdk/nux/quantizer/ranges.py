@@ -106,7 +106,9 @@ def kl_threshold(hist: np.ndarray, levels: int) -> int:
     return best
 
 
-def _kl(p: np.ndarray, q: np.ndarray) -> float:
+def _kl(p: np.ndarray, q: np.ndarray, eps: float = 1e-4) -> float:
+    """KL(p || q) of two histograms; q's empty bins where p has mass get `eps` (TensorRT's smoothing)."""
     p, q = p / p.sum(), q / max(q.sum(), 1e-300)
     mask = p > 0
-    return float(np.sum(p[mask] * np.log(p[mask] / np.maximum(q[mask], 1e-12))))
+    q = np.where(q > 0, q, eps)
+    return float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
