@@ -1,0 +1,25 @@
+"""nux.golden: the NumPy reference model of the nux ISA (the single source of truth for RTL, sim, compiler).
+
+- requant: TFLite fixed-point requantization, vectorised and bit exact.
+- machine: `Machine`, the program-order interpreter of instruction streams (faults as `NpuFault`).
+- device: `GoldenDevice`, the register-level Device backend built on the Machine.
+- kernels: op-level quantized reference kernels (conv, matmul, pooling, add/mul, LUT), independent of the ISA.
+- programs: builders of tiled GEMM programs shared by the benchmark and the driver's end-to-end tests.
+"""
+
+from nux.golden.errors import Cancelled, MachineError, NpuFault
+from nux.golden.machine import Machine
+from nux.golden.requant import (
+    RequantError,
+    mbqm,
+    quantize_multiplier,
+    requant,
+    rounding_divide_by_pot,
+    srdhm,
+    wrap32,
+)
+
+__all__ = [
+    "Cancelled", "MachineError", "NpuFault", "Machine", "RequantError", "mbqm", "quantize_multiplier", "requant",
+    "rounding_divide_by_pot", "srdhm", "wrap32",
+]
