@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-
 from nux.driver import tensors
 from nux.driver.errors import NpuError, TensorError, UnsupportedError
 from nux.driver.tasks import Task, TaskDescriptor

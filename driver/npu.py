@@ -126,7 +126,9 @@ class Npu:
         enf = _as_enf(enf)
         problem = enf.config.compatibility_error(self.config)
         if problem:
-            raise ConfigError(f"the ENF was compiled for {enf.config}, which does not fit this NPU ({self.config}): {problem}")
+            raise ConfigError(
+                f"the ENF was compiled for {enf.config}, which does not fit this NPU ({self.config}): {problem}"
+            )
         base = self.alloc(enf.arena_size)
         try:
             image = bytearray(enf.arena_size)

@@ -111,3 +111,23 @@ def construct(backend: str, factory: Callable[..., Device], *args: object, **opt
         valid = [q.name for q in signature.parameters.values() if q.kind in named][len(args) :]
         raise DeviceError(f"{backend}: {exc}; options are {', '.join(valid) or 'none'}") from None
     return factory(*args, **options)
+
+
+def parse_options(items: list[str] | None) -> dict[str, object]:
+    """`["dram_size=0x1000", "user=/dev/x"]` -> {"dram_size": 4096, "user": "/dev/x"}: backend options from a
+    command line (integers in any Python base become ints, `true`/`false` booleans, the rest stay text)."""
+    options: dict[str, object] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise DeviceError(f"a device option must look like key=value, got {item!r}")
+        value: object = text
+        if text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        else:
+            try:
+                value = int(text, 0)
+            except ValueError:
+                pass
+        options[key] = value
+    return options

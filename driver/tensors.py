@@ -7,7 +7,6 @@ converting silently would hand the NPU garbage that still "runs".
 from __future__ import annotations
 
 import numpy as np
-
 from nux.driver.errors import TensorError, UnsupportedError
 from nux.enf.model import Layout, TensorInfo
 
