@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from nux.quantizer.params import (
     QParams,
     activation_qparams,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import onnx
 import typer
@@ -21,15 +22,16 @@ from nux.quantizer.graph import runtime_inputs
 
 
 def quantize_command(
-    model_path: Path = typer.Argument(..., help="float32 ONNX model", metavar="MODEL.onnx"),
-    output: Path = typer.Option(..., "-o", "--output", help="where to write the int8 QDQ model"),
-    calibration: Path = typer.Option(
-        None, "--calibration", help="a .npz of batched inputs or a folder of .npz/.npy samples; "
-        "without it, random uniform [0, 1) inputs (fine for trying the flow, poor for accuracy)"),
-    report: bool = typer.Option(False, "--report", help="print per-tensor SNR (fp32 vs int8, onnxruntime)"),
-    method: str = typer.Option("minmax", "--method", help="calibration: minmax, percentile or entropy"),
-    inputs: list[str] = typer.Option(None, "--input", help="input tensor name (repeat; default: all inputs)"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar on a terminal"),
+    model_path: Annotated[Path, typer.Argument(help="float32 ONNX model", metavar="MODEL.onnx")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the int8 QDQ model")],
+    calibration: Annotated[Path | None, typer.Option(
+        "--calibration", help="a .npz of batched inputs or a folder of .npz/.npy samples; without it, random "
+        "uniform [0, 1) inputs (fine for trying the flow, poor for accuracy)")] = None,
+    report: Annotated[bool, typer.Option("--report", help="print per-tensor SNR (fp32 vs int8)")] = False,
+    method: Annotated[str, typer.Option(help="calibration: minmax, percentile or entropy")] = "minmax",
+    inputs: Annotated[list[str] | None, typer.Option(
+        "--input", help="input tensor name (repeat; default: all inputs)")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="progress bar on a terminal")] = True,
 ) -> None:
     """Quantize MODEL.onnx to int8 (TFLite specification) in QDQ form."""
     model = _load(model_path)
