@@ -10,11 +10,10 @@ import struct
 import zlib
 
 import onnx
-from onnx import TensorProto, helper
-
 from nux.enf import DType, Enf, HostGraph, Layout, Program, Step, StepKind, TensorInfo, TensorRole, write_enf
 from nux.enf.layout import HEADER, SECTION, SectionKind
 from nux.isa import TEST_CONFIGS, Instr, assemble
+from onnx import TensorProto, helper
 
 CHECKSUM_AT = HEADER.offsets["checksum"]
 

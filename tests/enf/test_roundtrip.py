@@ -8,7 +8,6 @@ import zlib
 from enf_samples import CHECKSUM_AT, check_model_is_onnx, minimal_enf, sample_enf, section_entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from nux.enf import (
     FORMAT_VERSION,
     MAGIC,

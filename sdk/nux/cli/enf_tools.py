@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -11,8 +12,8 @@ from nux.enf.report import inspect_report
 
 
 def inspect_command(
-    path: Path = typer.Argument(..., help="ENF executable", metavar="FILE.enf"),
-    disasm: bool = typer.Option(False, "--disasm", help="also print each program's numbered disassembly"),
+    path: Annotated[Path, typer.Argument(help="ENF executable", metavar="FILE.enf")],
+    disasm: Annotated[bool, typer.Option("--disasm", help="also print each program's numbered disassembly")] = False,
 ) -> None:
     """Print an ENF's format version, target config, sections, memory plan, programs, tensors, host graphs,
     steps and meta."""
