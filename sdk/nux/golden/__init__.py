@@ -7,6 +7,7 @@
 - programs: builders of tiled GEMM programs shared by the benchmark and the driver's end-to-end tests.
 """
 
+from nux.golden.device import GoldenDevice
 from nux.golden.errors import Cancelled, MachineError, NpuFault
 from nux.golden.machine import Machine
 from nux.golden.requant import (
@@ -20,6 +21,6 @@ from nux.golden.requant import (
 )
 
 __all__ = [
-    "Cancelled", "MachineError", "NpuFault", "Machine", "RequantError", "mbqm", "quantize_multiplier", "requant",
-    "rounding_divide_by_pot", "srdhm", "wrap32",
+    "GoldenDevice", "Cancelled", "MachineError", "NpuFault", "Machine", "RequantError", "mbqm",
+    "quantize_multiplier", "requant", "rounding_divide_by_pot", "srdhm", "wrap32",
 ]
