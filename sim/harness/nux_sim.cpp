@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -109,7 +110,7 @@ struct nux_sim {
         return i == 0 ? b.addr : (b.addr & ~uint64_t(b.size - 1)) + uint64_t(i) * b.size;
     }
     Burst accept(unsigned id, uint64_t addr, unsigned len, unsigned size_log2, unsigned burst, const char *dir) {
-        Burst b{id, addr, len + 1, 1u << size_log2, 0, cycles + latency, false};
+        Burst b{id, addr, len + 1, 1u << size_log2, 0, cycles + 1 + latency, false};
         if (burst != 1) protocol(std::string(dir) + ": burst type " + std::to_string(burst) + " is not INCR");
         if (b.size > kDataBytes) protocol(std::string(dir) + ": beat size wider than the data bus");
         const uint64_t last = beat_addr(b, b.beats - 1) + b.size - 1;
@@ -224,7 +225,7 @@ struct nux_sim {
         const bool last = ++b.beat == b.beats;
         if (bool(t.m_axi_wlast) != last) protocol("W: wlast does not match the burst length");
         if (last) {
-            bresps.push_back(Response{b.id, b.decerr ? 3u : 0u, cycles + latency});
+            bresps.push_back(Response{b.id, b.decerr ? 3u : 0u, cycles + 1 + latency});
             writes.pop_front();
         }
     }
@@ -404,9 +405,21 @@ int nux_sim_trace_open(nux_sim *sim, const char *path) {
         return NUX_SIM_EINVAL;
     }
     nux_sim_trace_close(sim);
+    // The FST writer does not report an unwritable path, so probe it first.
+    std::FILE *probe = std::fopen(path, "wb");
+    if (!probe) {
+        sim->fail(std::string("cannot open trace file ") + path + ": " + std::strerror(errno));
+        return NUX_SIM_EIO;
+    }
+    std::fclose(probe);
     auto trace = std::make_unique<VerilatedFstC>();
-    sim->top->trace(trace.get(), 99);
-    trace->open(path);
+    try {
+        sim->top->trace(trace.get(), 99);
+        trace->open(path);
+    } catch (const std::exception &exc) {
+        sim->fail(std::string("cannot open trace file ") + path + ": " + exc.what());
+        return NUX_SIM_EIO;
+    }
     if (!trace->isOpen()) {
         sim->fail(std::string("cannot open trace file ") + path);
         return NUX_SIM_EIO;

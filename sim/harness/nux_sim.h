@@ -51,10 +51,11 @@ NUX_SIM_API uint32_t nux_sim_abi_version(void);
 /* What the library was built for, as JSON: {"top": ..., "config": {NpuConfig fields}, "flags": [...]}. */
 NUX_SIM_API const char *nux_sim_build_info(void);
 
-/* A new simulator with `dram_size` bytes of zeroed DRAM (a multiple of 4096), answering the NPU's AXI reads
- * `latency` cycles after the address handshake (and write responses `latency` cycles after the last beat) at
- * `bandwidth` data beats per cycle (0 < bandwidth <= 1) on each of the read and write channels. The NPU is held
- * in reset for a few cycles. NULL on bad arguments or out of memory. */
+/* A new simulator with `dram_size` bytes of zeroed DRAM (a multiple of 4096). The DRAM model answers an AXI read
+ * with its first beat 1 + `latency` cycles after the address handshake (a write response 1 + `latency` cycles
+ * after the last data beat), and moves at most `bandwidth` data beats per cycle (0 < bandwidth <= 1) on each of
+ * the read and write channels. The NPU is held in reset for a few cycles. NULL on bad arguments or out of
+ * memory. */
 NUX_SIM_API nux_sim *nux_sim_create(uint64_t dram_size, uint32_t latency, double bandwidth);
 NUX_SIM_API void nux_sim_destroy(nux_sim *sim);
 /* The message of the last failing call on `sim` ("" if none); valid until the next call. */
