@@ -166,3 +166,16 @@ def test_bad_calibration_data_is_named(small_net):
         build_calibration_model(small_net, ["nope"])
     with pytest.raises(QuantizationError, match="missing from input_tensors"):
         build_calibration_model(small_net, [])
+
+
+def test_one_click_bad_models_are_named(small_net):
+    from nux.quantizer import post_training_quantization
+    from onnx import TensorProto
+
+    with pytest.raises(QuantizationError, match="dynamic dimension"):
+        post_training_quantization(small_net, ["x"])  # batch dimension N and no calibration data
+    half = make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": [2]}, {"y": None}, {})
+    half.graph.input[0].type.tensor_type.elem_type = TensorProto.FLOAT16
+    half.graph.output[0].type.tensor_type.elem_type = TensorProto.FLOAT16
+    with pytest.raises(QuantizationError, match="input 'x' is float16"):
+        post_training_quantization(half, ["x"])

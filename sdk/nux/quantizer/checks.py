@@ -24,7 +24,7 @@ QUANTIZED_OPS = {
 QUANTIZED_TYPES = {TensorProto.INT8, TensorProto.UINT8, TensorProto.INT4, TensorProto.UINT4}
 
 
-def check_model(model: onnx.ModelProto, *, allow_quantized: bool = False) -> None:
+def check_model(model: onnx.ModelProto) -> None:
     """Reject what the quantizer cannot handle: not a ModelProto, invalid ONNX, an unsupported opset or operator
     domain, non-float32 activations it would have to quantize, or a model that is already quantized."""
     if not isinstance(model, onnx.ModelProto):
@@ -38,8 +38,8 @@ def check_model(model: onnx.ModelProto, *, allow_quantized: bool = False) -> Non
     for opset in model.opset_import:
         if opset.domain not in DEFAULT_DOMAINS:
             raise QuantizationError(f"unsupported operator domain '{opset.domain}': only standard ONNX is handled")
-    if not allow_quantized:
-        check_not_quantized(model)
+    check_not_quantized(model)
+    check_float_inputs(model)
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as exc:

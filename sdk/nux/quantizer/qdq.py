@@ -74,6 +74,7 @@ class _Rewriter:
         self.names = NameFactory(graph)
         self.inits = initializers(graph)
         self.weight_cache: dict[tuple, str] = {}
+        self.original: dict[str, str] = {}  # DequantizeLinear output -> the activation it stands for
 
     def run(self) -> None:
         graph, plan = self.graph, self.plan
@@ -81,6 +82,7 @@ class _Rewriter:
         dq_name = {}
         for x in plan.activations:
             dq_name[x] = x if x in outputs else self.names(f"{x}_dequantized")
+            self.original[dq_name[x]] = x
         # Producers of quantized graph outputs write a new name; readers of other tensors read the DQ output.
         renamed_out = {x: self.names(f"{x}_QuantizeLinear_Input") for x in plan.activations if x in outputs}
         for node in graph.node:
@@ -160,13 +162,10 @@ class _Rewriter:
         return self.weight_cache[key]
 
     def _input_scale(self, node: onnx.NodeProto) -> float | None:
-        original = node.input[0].removesuffix("_dequantized")
-        for name in (node.input[0], original):
-            if name in self.plan.activations:
-                return self.plan.activations[name].scale
-        return None
+        qp = self.plan.activations.get(self.original.get(node.input[0], node.input[0]))
+        return None if qp is None else qp.scale
 
-    def _bias_per_channel(self, node: onnx.NodeProto, bias: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    def _bias_per_channel(self, node: onnx.NodeProto, scale: np.ndarray) -> np.ndarray:
         """Bias scale with one entry per output channel (ConvTranspose groups repeat the weight scales)."""
         if scale.ndim == 0:
             return scale
@@ -192,16 +191,16 @@ class _Rewriter:
         bias, input_scale = self._bias_value(node, spec), self._input_scale(node)
         if bias is None or input_scale is None:
             return
-        scale = bias_scale(input_scale, self._bias_per_channel(node, bias, weight_scale))
-        axis = 0 if scale.ndim == 1 and scale.size > 1 else None
-        if scale.ndim == 1 and scale.size == 1:
-            scale = scale.reshape(())
-        q, clipped = quantize_bias(bias if axis is None else bias.reshape(-1), scale if axis is None else scale)
-        if clipped:
+        scale = bias_scale(input_scale, self._bias_per_channel(node, weight_scale))
+        per_channel = scale.size > 1
+        q, clipped = quantize_bias(bias.reshape(-1) if per_channel else bias, scale.reshape(-1) if per_channel
+                                   else scale.reshape(()))
+        if clipped:  # cannot happen after _fit_to_bias, unless the bias itself is not finite
             raise QuantizationError(f"bias of '{node.name or node.output[0]}' does not fit int32")
+        scale = scale.reshape(-1) if per_channel else scale.reshape(())
         zp = np.zeros(scale.shape, dtype=np.int32)
-        node.input[spec.bias] = self._dequantize(new_nodes, node.input[spec.bias], q.reshape(bias.shape)
-                                                 if axis is None else q, scale, zp, axis)
+        node.input[spec.bias] = self._dequantize(new_nodes, node.input[spec.bias], q, scale, zp,
+                                                 0 if per_channel else None)
 
     def _dequantize(self, new_nodes: list, name: str, q: np.ndarray, scale, zp, axis: int | None) -> str:
         q_name, s_name, z_name = (self.names(f"{name}_{s}") for s in ("quantized", "scale", "zero_point"))
