@@ -292,8 +292,9 @@ def test_newer_minor_version_with_longer_header_optional_section_and_flag_is_rea
     shift = data_at - entries[0][2]
     table = b"".join(SECTION.pack(kind=k, offset=off + shift, size=size) for _, k, off, size in entries)
     extra = b"future section!!"
-    table += SECTION.pack(kind=0x8001, offset=len(IMAGE) + shift, size=len(extra))
-    body = IMAGE[entries[0][2] :] + extra
+    pad = bytes(-len(IMAGE) % 8)
+    table += SECTION.pack(kind=0x8001, offset=len(IMAGE) + len(pad) + shift, size=len(extra))
+    body = IMAGE[entries[0][2] :] + pad + extra
     head = bytearray(IMAGE[: HEADER.size] + b"\xaa" * 16)
     out = bytearray(head + table + body)
     for name, value in [("version_minor", 7), ("header_size", header_size), ("flags", 0x10000),

@@ -57,12 +57,12 @@ def write_enf(enf: Enf) -> bytes:
     validate_enf(enf)
     sections = _encode_sections(enf)
     table_end = HEADER.size + len(sections) * SECTION.size
-    offset = align(table_end)
-    table, body = [], []
-    for kind, payload in sections:
-        table.append(SECTION.pack(kind=kind, offset=offset, size=len(payload)))
-        body.append(payload + bytes(align(len(payload)) - len(payload)))
-        offset += len(body[-1])
+    data_start = align(table_end)
+    table, body = [], bytearray()
+    for kind, payload in sections:  # each section 8-aligned; no padding after the last one
+        body += bytes(align(len(body)) - len(body))
+        table.append(SECTION.pack(kind=kind, offset=data_start + len(body), size=len(payload)))
+        body += payload
     config = {name: getattr(enf.config, name) for name in CONFIG_FIELDS}
     header = HEADER.pack(
         magic=MAGIC,
@@ -71,7 +71,7 @@ def write_enf(enf: Enf) -> bytes:
         header_size=HEADER.size,
         flags=0,
         checksum=0,
-        file_size=offset,
+        file_size=data_start + len(body),
         section_table_offset=HEADER.size,
         section_count=len(sections),
         isa_version_major=ISA_VERSION[0],
@@ -81,7 +81,7 @@ def write_enf(enf: Enf) -> bytes:
     image = bytearray(header)
     image += b"".join(table)
     image += bytes(align(table_end) - table_end)
-    image += b"".join(body)
+    image += body
     struct.pack_into("<I", image, _CHECKSUM_AT, zlib.crc32(image))
     return bytes(image)
 
