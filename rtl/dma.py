@@ -1,0 +1,364 @@
+"""Load and store units: strided DRAM <-> SP/ACC/LUT row transfers over the shared AXI4 master.
+
+Both walk rows in the order of docs/isa.md section 4 with `RowWalker` (z outermost, x innermost; LOAD adds
+padding rows, which never touch DRAM). A row is `row_elems' * esize` bytes at any byte address: the load unit
+reads the aligned beats that cover it and realigns; the store unit shifts the row into beat position and writes
+it with byte strobes. A row whose beats cross a 4 KiB page is split into two bursts. Every access is checked
+against the arena again (a hit is INTERNAL: dispatch should have caught it) and skipped; SLVERR/DECERR responses
+are BUS_ERROR. Both report the first error with the instruction's pc and still finish the instruction, so the
+queues drain and the dispatcher can stop cleanly.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import ReadPort, WritePort
+from amaranth.lib.wiring import In, Out
+from nux.isa import ErrorCode, Mem, NpuConfig, Opcode
+from nux.rtl.axi import PAGE_BYTES, read_signature, write_signature
+from nux.rtl.dispatch import issue_signature, view
+
+ADDR_BITS = 64  # arena offsets and byte addresses are computed wide enough never to wrap
+ROW_LAYOUT = data.StructLayout({"offset": ADDR_BITS, "pad": 1, "last": 1})
+META_DEPTH = 8
+
+
+def error_signature() -> wiring.Signature:
+    return wiring.Signature({"valid": Out(1), "code": Out(8), "pc": Out(32)})
+
+
+def lut_write_signature(dim: int) -> wiring.Signature:
+    """The load unit's LUT row write port (driven by the load unit, stored in the compute unit)."""
+    return wiring.Signature({"addr": Out((256 // dim - 1).bit_length()), "data": Out(dim * 8), "en": Out(1)})
+
+
+class RowWalker(wiring.Component):
+    """Emits one row per cycle: its arena offset (data rows) or a padding flag, in LOAD/STORE order.
+
+    Addresses are built by adding strides (no multiplier): x runs restart at the y run's address, which
+    advances only after a data y run, and y runs restart at the z address.
+    """
+
+    def __init__(self):
+        super().__init__({
+            "start": In(1),
+            "offset": In(32), "x_size": In(16), "y_size": In(16), "z_size": In(16),
+            "x_stride": In(32), "y_stride": In(32), "z_stride": In(32),
+            "x_pad_before": In(8), "x_pad_after": In(8), "y_pad_before": In(8), "y_pad_after": In(8),
+            "rows": Out(stream.Signature(ROW_LAYOUT)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        active = Signal()
+        xx, yy, z = Signal(17), Signal(17), Signal(16)
+        x_addr, y_addr, z_addr = Signal(ADDR_BITS), Signal(ADDR_BITS), Signal(ADDR_BITS)
+        xn = self.x_pad_before + self.x_size + self.x_pad_after
+        yn = self.y_pad_before + self.y_size + self.y_pad_after
+        x_data = (xx >= self.x_pad_before) & (xx < self.x_pad_before + self.x_size)
+        y_data = (yy >= self.y_pad_before) & (yy < self.y_pad_before + self.y_size)
+        data_row = x_data & y_data
+        x_end, y_end, z_end = xx == xn - 1, yy == yn - 1, z == self.z_size - 1
+        rows = self.rows
+        m.d.comb += [rows.valid.eq(active), rows.payload.offset.eq(x_addr), rows.payload.pad.eq(~data_row),
+                     rows.payload.last.eq(x_end & y_end & z_end)]
+        with m.If(self.start):
+            m.d.sync += [active.eq(1), xx.eq(0), yy.eq(0), z.eq(0), x_addr.eq(self.offset), y_addr.eq(self.offset),
+                         z_addr.eq(self.offset)]
+        with m.Elif(rows.valid & rows.ready):
+            with m.If(~x_end):
+                m.d.sync += xx.eq(xx + 1)
+                with m.If(data_row):
+                    m.d.sync += x_addr.eq(x_addr + self.x_stride)
+            with m.Elif(~y_end):
+                m.d.sync += [xx.eq(0), yy.eq(yy + 1)]
+                next_y = Mux(y_data, y_addr + self.y_stride, y_addr)
+                m.d.sync += [y_addr.eq(next_y), x_addr.eq(next_y)]
+            with m.Elif(~z_end):
+                m.d.sync += [xx.eq(0), yy.eq(0), z.eq(z + 1), z_addr.eq(z_addr + self.z_stride),
+                             y_addr.eq(z_addr + self.z_stride), x_addr.eq(z_addr + self.z_stride)]
+            with m.Else():
+                m.d.sync += active.eq(0)
+        return m
+
+
+class _Geometry:
+    """Beat geometry of one row access at byte address `addr`, `length` bytes, on a `data_bits` bus."""
+
+    def __init__(self, m: Module, addr, length, data_bits: int, max_beats: int):
+        B = data_bits // 8
+        lb = B.bit_length() - 1
+        self.first = Signal(ADDR_BITS, name="geo_first")  # aligned address of the first beat
+        self.skew = Signal(lb if lb else 1, name="geo_skew")  # byte position of the row inside the first beat
+        self.beats = Signal(range(max_beats + 1), name="geo_beats")
+        self.split = Signal(name="geo_split")  # crosses a 4 KiB page: two bursts
+        self.beats1 = Signal(range(max_beats + 1), name="geo_beats1")  # beats of the first burst
+        to_page = Signal(range(PAGE_BYTES // B + 1), name="geo_to_page")
+        m.d.comb += [
+            self.first.eq(addr & ~Const(B - 1, ADDR_BITS)),
+            self.skew.eq(addr[:lb] if lb else 0),
+            self.beats.eq(((addr[:lb] if lb else 0) + length + B - 1) >> lb),
+            to_page.eq((PAGE_BYTES - self.first[:12]) >> lb),
+            self.split.eq(self.beats > to_page),
+            self.beats1.eq(Mux(self.beats > to_page, to_page, self.beats)),
+        ]
+
+
+def _max_beats(config: NpuConfig) -> int:
+    B = config.axi_data_bits // 8
+    return (B - 1 + 4 * config.dim + B - 1) // B
+
+
+def _sext32(byte):
+    return Cat(byte, byte[7].replicate(24))
+
+
+class LoadUnit(wiring.Component):
+    """LOAD: DRAM -> SP, ACC (little-endian int32 lanes) or LUT rows, with padding and unused-lane fill."""
+
+    def __init__(self, config: NpuConfig):
+        self.config = config
+        dim = config.dim
+        sp_bits, acc_bits = (config.sp_rows - 1).bit_length(), (config.acc_rows - 1).bit_length()
+        super().__init__({
+            "cmd": In(issue_signature()),
+            "arena_base": In(64), "arena_size": In(32),
+            "rd": Out(read_signature(config.dram_addr_bits, config.axi_data_bits)),
+            "sp_wr": In(WritePort.Signature(addr_width=sp_bits, shape=dim * 8)),
+            "acc_wr": In(WritePort.Signature(addr_width=acc_bits, shape=dim * 32)),
+            "lut_wr": Out(lut_write_signature(dim)),
+            "error": Out(error_signature()),
+            "bytes_read": Out(16),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.config
+        dim, W = cfg.dim, cfg.axi_data_bits
+        B = W // 8
+        NB = _max_beats(cfg)
+        m.submodules.walker = walker = RowWalker()
+        meta_layout = data.StructLayout({"pad": 1, "skew": max((B - 1).bit_length(), 1), "beats": 8,
+                                         "length": 8, "last": 1})
+        m.submodules.meta = meta = SyncFIFOBuffered(width=meta_layout.size, depth=META_DEPTH)
+
+        # ---- instruction latch
+        busy = Signal()
+        ins = Signal(256)
+        pc = Signal(32)
+        v = view(Opcode.LOAD, ins)
+        m.d.comb += self.cmd.issue.ready.eq(~busy)
+        m.d.comb += self.cmd.idle.eq(~busy)
+        with m.If(self.cmd.issue.valid & ~busy):
+            m.d.sync += [busy.eq(1), ins.eq(self.cmd.issue.payload.instr), pc.eq(self.cmd.issue.payload.pc)]
+            iv = view(Opcode.LOAD, self.cmd.issue.payload.instr)
+            m.d.comb += walker.start.eq(1)
+            for name in ("x_size", "y_size", "z_size", "x_stride", "y_stride", "z_stride", "x_pad_before",
+                         "x_pad_after", "y_pad_before", "y_pad_after"):
+                m.d.sync += getattr(walker, name).eq(getattr(iv, name))
+            m.d.comb += walker.offset.eq(iv.dram_offset)
+        row_elems = Mux(v.row_elems == 0, dim, v.row_elems)
+        is_acc = v.dst == Mem.ACC
+        length = Signal(8)
+        m.d.comb += length.eq(Mux(is_acc, row_elems << 2, row_elems))
+
+        # ---- errors
+        err = self.error
+        def report(m, code):
+            with m.If(~err.valid):
+                m.d.sync += [err.valid.eq(1), err.code.eq(code), err.pc.eq(pc)]
+
+        # ---- request side: one row per walker step, AR (one or two bursts) for data rows
+        row = walker.rows.payload
+        addr = Signal(ADDR_BITS)
+        m.d.comb += addr.eq(self.arena_base + row.offset)
+        geo = _Geometry(m, addr, length, W, NB)
+        in_arena = (row.offset + length) <= self.arena_size
+        mw = data.View(meta_layout, meta.w_data)
+        ar_left = Signal(2)  # bursts still to request for the row already pushed into meta
+        second_addr = Signal(ADDR_BITS)
+        second_len = Signal(8)
+        rd = self.rd
+        with m.If(ar_left == 0):
+            with m.If(walker.rows.valid & meta.w_rdy):
+                m.d.comb += [walker.rows.ready.eq(1), meta.w_en.eq(1), mw.skew.eq(geo.skew),
+                             mw.beats.eq(geo.beats), mw.length.eq(length), mw.last.eq(row.last)]
+                fetch = ~row.pad & in_arena
+                m.d.comb += mw.pad.eq(~fetch)
+                with m.If(~row.pad & ~in_arena):
+                    report(m, ErrorCode.INTERNAL)
+                with m.If(fetch):
+                    m.d.sync += [rd.araddr.eq(geo.first), rd.arlen.eq(geo.beats1 - 1),
+                                 second_addr.eq(geo.first + (geo.beats1 << (B.bit_length() - 1))),
+                                 second_len.eq(geo.beats - geo.beats1 - 1), ar_left.eq(1 + geo.split)]
+        with m.Else():
+            m.d.comb += rd.arvalid.eq(1)
+            with m.If(rd.arready):
+                m.d.sync += [ar_left.eq(ar_left - 1), rd.araddr.eq(second_addr), rd.arlen.eq(second_len)]
+
+        # ---- response side: collect the row's beats, realign, write the row
+        mr = data.View(meta_layout, meta.r_data)
+        buf = Signal(NB * W)
+        beat = Signal(8)
+        got = rd.rvalid & rd.rready
+        m.d.comb += rd.rready.eq(meta.r_rdy & ~mr.pad)
+        with m.If(got):
+            m.d.sync += [buf.word_select(beat[:max((NB - 1).bit_length(), 1)], W).eq(rd.rdata), beat.eq(beat + 1)]
+            with m.If(rd.rresp != 0):
+                report(m, ErrorCode.BUS_ERROR)
+        row_done = Signal()
+        m.d.comb += row_done.eq(meta.r_rdy & (mr.pad | (got & (beat == mr.beats - 1))))
+        # the row's bytes: the collected beats (this cycle's beat included) shifted down by the skew
+        full = Signal(NB * W)
+        m.d.comb += full.eq(buf)
+        with m.If(got):
+            m.d.comb += full.word_select(beat[:max((NB - 1).bit_length(), 1)], W).eq(rd.rdata)
+        raw = Signal(dim * 32)
+        m.d.comb += raw.eq(Cat(full, Const(0, dim * 32)).bit_select(mr.skew * 8, dim * 32))
+        pad_value = v.pad_value
+        sp_row = Cat(*[Mux(mr.pad | (n >= row_elems), pad_value, raw[8 * n: 8 * n + 8]) for n in range(dim)])
+        acc_row = Cat(*[Mux(mr.pad | (n >= row_elems), _sext32(pad_value), raw[32 * n: 32 * n + 32])
+                        for n in range(dim)])
+        dst_row = Signal(16)
+        with m.If(self.cmd.issue.valid & ~busy):
+            m.d.sync += dst_row.eq(view(Opcode.LOAD, self.cmd.issue.payload.instr).dst_row)
+        m.d.comb += [self.sp_wr.addr.eq(dst_row), self.sp_wr.data.eq(sp_row),
+                     self.acc_wr.addr.eq(dst_row), self.acc_wr.data.eq(acc_row),
+                     self.lut_wr.addr.eq(dst_row), self.lut_wr.data.eq(sp_row)]
+        with m.If(row_done):
+            m.d.comb += meta.r_en.eq(1)
+            m.d.sync += [dst_row.eq(dst_row + 1), beat.eq(0)]
+            with m.Switch(v.dst):
+                with m.Case(Mem.SP):
+                    m.d.comb += self.sp_wr.en.eq(1)
+                with m.Case(Mem.ACC):
+                    m.d.comb += self.acc_wr.en.eq(1)
+                with m.Case(Mem.LUT):
+                    m.d.comb += self.lut_wr.en.eq(1)
+            with m.If(~mr.pad):
+                m.d.comb += self.bytes_read.eq(mr.length)
+            with m.If(mr.last):
+                m.d.sync += busy.eq(0)
+                m.d.comb += self.cmd.done.eq(1)
+        return m
+
+
+class StoreUnit(wiring.Component):
+    """STORE: SP or ACC rows -> DRAM, byte-exact with strobes; done once every write response is back."""
+
+    def __init__(self, config: NpuConfig):
+        self.config = config
+        dim = config.dim
+        sp_bits, acc_bits = (config.sp_rows - 1).bit_length(), (config.acc_rows - 1).bit_length()
+        super().__init__({
+            "cmd": In(issue_signature()),
+            "arena_base": In(64), "arena_size": In(32),
+            "wr": Out(write_signature(config.dram_addr_bits, config.axi_data_bits)),
+            "sp_rd": In(ReadPort.Signature(addr_width=sp_bits, shape=dim * 8)),
+            "acc_rd": In(ReadPort.Signature(addr_width=acc_bits, shape=dim * 32)),
+            "error": Out(error_signature()),
+            "bytes_written": Out(16),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.config
+        dim, W = cfg.dim, cfg.axi_data_bits
+        B = W // 8
+        lb = B.bit_length() - 1
+        NB = _max_beats(cfg)
+        m.submodules.walker = walker = RowWalker()
+        wr = self.wr
+
+        ins = Signal(256)
+        pc = Signal(32)
+        v = view(Opcode.STORE, ins)
+        row_elems = Mux(v.row_elems == 0, dim, v.row_elems)
+        is_acc = v.src == Mem.ACC
+        length = Signal(8)
+        m.d.comb += length.eq(Mux(is_acc, row_elems << 2, row_elems))
+        err = self.error
+
+        def report(m, code):
+            with m.If(~err.valid):
+                m.d.sync += [err.valid.eq(1), err.code.eq(code), err.pc.eq(pc)]
+
+        b_out = Signal(16)
+        src_row = Signal(16)
+        row = walker.rows.payload
+        addr = Signal(ADDR_BITS)
+        last = Signal()
+        offset = Signal(ADDR_BITS)
+        m.d.comb += addr.eq(self.arena_base + offset)
+        geo = _Geometry(m, addr, length, W, NB)
+        buf = Signal(NB * W)
+        strb = Signal(NB * B)
+        beat = Signal(8)  # beat index within the row
+        burst_end = Signal(8)  # beat index that ends the current burst
+        aw_sent = wr.awvalid & wr.awready
+        m.d.sync += b_out.eq(b_out + aw_sent - (wr.bvalid & wr.bready))
+        m.d.comb += wr.bready.eq(1)
+        with m.If(wr.bvalid & (wr.bresp != 0)):
+            report(m, ErrorCode.BUS_ERROR)
+        m.d.comb += [self.sp_rd.addr.eq(src_row), self.acc_rd.addr.eq(src_row)]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.cmd.issue.ready.eq(1), self.cmd.idle.eq(b_out == 0)]
+                with m.If(self.cmd.issue.valid):
+                    iv = view(Opcode.STORE, self.cmd.issue.payload.instr)
+                    m.d.sync += [ins.eq(self.cmd.issue.payload.instr), pc.eq(self.cmd.issue.payload.pc),
+                                 src_row.eq(iv.src_row)]
+                    m.d.comb += [walker.start.eq(1), walker.offset.eq(iv.dram_offset)]
+                    for name in ("x_size", "y_size", "z_size", "x_stride", "y_stride", "z_stride"):
+                        m.d.sync += getattr(walker, name).eq(getattr(iv, name))
+                    m.d.sync += [walker.x_pad_before.eq(0), walker.x_pad_after.eq(0),
+                                 walker.y_pad_before.eq(0), walker.y_pad_after.eq(0)]
+                    m.next = "ROW"
+            with m.State("ROW"):  # read the next row from SP/ACC
+                with m.If(walker.rows.valid):
+                    m.d.comb += [walker.rows.ready.eq(1), self.sp_rd.en.eq(1), self.acc_rd.en.eq(1)]
+                    m.d.sync += [offset.eq(row.offset), last.eq(row.last)]
+                    m.next = "SHIFT"
+            with m.State("SHIFT"):  # row data arrives: place it in beat position
+                row_bytes = Mux(is_acc, self.acc_rd.data, Cat(self.sp_rd.data, Const(0, dim * 24)))
+                lane_mask = Signal(dim * 4)
+                m.d.comb += lane_mask.eq((Const(1, dim * 4 + 1) << length) - 1)
+                m.d.sync += [buf.eq(row_bytes << (geo.skew * 8)), strb.eq(lane_mask << geo.skew),
+                             beat.eq(0), burst_end.eq(geo.beats1 - 1), wr.awaddr.eq(geo.first),
+                             wr.awlen.eq(geo.beats1 - 1), src_row.eq(src_row + 1)]
+                with m.If((offset + length) > self.arena_size):
+                    report(m, ErrorCode.INTERNAL)
+                    m.next = "NEXT"
+                with m.Else():
+                    m.d.comb += self.bytes_written.eq(length)
+                    m.next = "AW"
+            with m.State("AW"):
+                m.d.comb += wr.awvalid.eq(1)
+                with m.If(wr.awready):
+                    m.next = "W"
+            with m.State("W"):
+                m.d.comb += [wr.wvalid.eq(1), wr.wdata.eq(buf.word_select(beat[:max((NB - 1).bit_length(), 1)], W)),
+                             wr.wstrb.eq(strb.word_select(beat[:max((NB - 1).bit_length(), 1)], B)),
+                             wr.wlast.eq(beat == burst_end)]
+                with m.If(wr.wready):
+                    m.d.sync += beat.eq(beat + 1)
+                    with m.If(beat == burst_end):
+                        with m.If(beat == geo.beats - 1):
+                            m.next = "NEXT"
+                        with m.Else():  # second burst, from the 4 KiB page boundary
+                            m.d.sync += [burst_end.eq(geo.beats - 1), wr.awaddr.eq(geo.first + ((beat + 1) << lb)),
+                                         wr.awlen.eq(geo.beats - geo.beats1 - 1)]
+                            m.next = "AW"
+            with m.State("NEXT"):
+                with m.If(last):
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.next = "ROW"
+            with m.State("DRAIN"):  # all write responses back: the data is visible to later loads
+                with m.If(b_out == 0):
+                    m.d.comb += self.cmd.done.eq(1)
+                    m.next = "IDLE"
+        return m

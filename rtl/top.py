@@ -1,0 +1,200 @@
+"""`NuxNpu(config)`: the whole NPU, Verilog module `nux_npu` (ports of docs/isa.md section 7).
+
+Block structure (docs/rtl.md has the picture): AXI-Lite -> RegisterFile -> TaskController -> FetchUnit ->
+Dispatcher -> {load, compute, store} queues -> LoadUnit / ComputeUnit / StoreUnit, which share the SP and ACC
+memories owned here and one AXI4 master (`AxiMaster`). CTRL.RESET holds the core (everything that holds task
+state) in reset while `AxiMaster` drains outstanding bus transactions; the register file and perf counters stay
+out of that reset, as the spec keeps IRQ_ENABLE, staging registers and counters across CTRL.RESET.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, ResetInserter, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory, ReadPort, WritePort
+from amaranth.lib.wiring import In, Out
+from nux.isa import ConfigError, NpuConfig
+from nux.rtl.axi import AxiMaster, axi4_signature, axil_signature, connect_flat
+from nux.rtl.axil import MMIO_ADDR_BITS, AxiLiteSlave, RegisterFile
+from nux.rtl.cmdq import TaskController
+from nux.rtl.dispatch import Dispatcher
+from nux.rtl.dma import LoadUnit, StoreUnit, lut_write_signature
+from nux.rtl.fetch import INSTR_BITS, FetchUnit
+from nux.rtl.perf import PerfCounters
+
+
+class RtlConfigError(ConfigError):
+    """An NpuConfig the ISA accepts but this RTL cannot build."""
+
+
+def check_rtl_config(config: NpuConfig) -> None:
+    """Refuse configurations the RTL does not implement (with the reason)."""
+    if config.axi_data_bits > INSTR_BITS:
+        raise RtlConfigError(
+            f"axi_data_bits={config.axi_data_bits}: the RTL fetches one instruction per beat at most, so the AXI "
+            f"data width must be <= {INSTR_BITS} bits"
+        )
+
+
+def _addr_bits(rows: int) -> int:
+    return (rows - 1).bit_length()
+
+
+def compute_unit_members(config: NpuConfig) -> dict:
+    """The ComputeUnit signature of docs/rtl_interfaces.md (for the stub; rtl/compute.py defines its own)."""
+    dim = config.dim
+    sp, acc = _addr_bits(config.sp_rows), _addr_bits(config.acc_rows)
+    return {
+        "issue": In(stream.Signature(data.StructLayout({"instr": INSTR_BITS, "pc": 16}))),
+        "done": Out(1),
+        "idle": Out(1),
+        "sp_rd_a": In(ReadPort.Signature(addr_width=sp, shape=dim * 8)),
+        "sp_rd_b": In(ReadPort.Signature(addr_width=sp, shape=dim * 8)),
+        "sp_wr": In(WritePort.Signature(addr_width=sp, shape=dim * 8)),
+        "acc_rd": In(ReadPort.Signature(addr_width=acc, shape=dim * 32)),
+        "acc_wr": In(WritePort.Signature(addr_width=acc, shape=dim * 32)),
+        "lut_wr": In(lut_write_signature(dim)),
+        "array_row": Out(1),
+    }
+
+
+class StubComputeUnit(wiring.Component):
+    """Stand-in used only while rtl/compute.py does not exist: completes every instruction without effect.
+
+    It lets the top elaborate (and the simulator engineer build the final ports) before the datapath lands.
+    """
+
+    def __init__(self, config: NpuConfig):
+        self.config = config
+        super().__init__(compute_unit_members(config))
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.d.comb += [self.issue.ready.eq(1), self.idle.eq(1),
+                     self.sp_rd_a.en.eq(0), self.sp_rd_b.en.eq(0), self.acc_rd.en.eq(0)]
+        m.d.sync += self.done.eq(self.issue.valid)
+        return m
+
+
+def make_compute_unit(config: NpuConfig) -> wiring.Component:
+    """rtl-core's ComputeUnit when rtl/compute.py exists, else the stub (so the top always elaborates)."""
+    try:
+        from nux.rtl.compute import ComputeUnit
+    except ModuleNotFoundError as exc:
+        if exc.name != "nux.rtl.compute":
+            raise
+        return StubComputeUnit(config)
+    return ComputeUnit(config)
+
+
+def top_members(config: NpuConfig) -> dict:
+    """Flat port members: s_axil_* (slave), m_axi_* (master), irq."""
+    members = {f"s_axil_{n}": mem for n, mem in axil_signature(MMIO_ADDR_BITS).flip().members.items()}
+    members |= {f"m_axi_{n}": mem
+                for n, mem in axi4_signature(config.dram_addr_bits, config.axi_data_bits).members.items()}
+    members["irq"] = Out(1)
+    return members
+
+
+def _connect_read(m: Module, port, user) -> None:
+    m.d.comb += [port.addr.eq(user.addr), port.en.eq(user.en), user.data.eq(port.data)]
+
+
+def _connect_write(m: Module, port, user) -> None:
+    m.d.comb += [port.addr.eq(user.addr), port.en.eq(user.en), port.data.eq(user.data)]
+
+
+class NuxNpu(wiring.Component):
+    """The NPU top level for one NpuConfig."""
+
+    def __init__(self, config: NpuConfig):
+        check_rtl_config(config)
+        self.config = config
+        super().__init__(top_members(config))
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.config
+        aborting = Signal()
+        core_rst = Signal()
+        m.d.comb += core_rst.eq(aborting)  # `rst` resets everything anyway
+
+        def core(name: str, unit):
+            m.submodules[name] = ResetInserter(core_rst)(unit)
+            return unit
+
+        m.submodules.axil = slave = AxiLiteSlave()
+        m.submodules.regs = regs = RegisterFile(cfg)
+        m.submodules.perf = perf = PerfCounters(cfg)
+        m.submodules.axi = axim = AxiMaster(cfg.dram_addr_bits, cfg.axi_data_bits, n_readers=2)
+        ctl = core("ctl", TaskController(cfg))
+        fetch = core("fetch", FetchUnit(cfg))
+        disp = core("dispatch", Dispatcher(cfg))
+        load = core("load", LoadUnit(cfg))
+        store = core("store", StoreUnit(cfg))
+        cu = core("compute", make_compute_unit(cfg))
+
+        # ---- bus ports
+        connect_flat(m, self, "s_axil_", slave.axil, slave.axil.signature)
+        connect_flat(m, self, "m_axi_", axim.bus, axim.bus.signature)
+        m.d.comb += self.irq.eq(regs.irq)
+        wiring.connect(m, slave.regs, regs.bus)
+        wiring.connect(m, axim.rd0, fetch.rd)
+        wiring.connect(m, axim.rd1, load.rd)
+        wiring.connect(m, axim.wr, store.wr)
+
+        # ---- soft reset: hold the core in reset until the bus is quiet
+        with m.If(regs.soft_reset):
+            m.d.sync += aborting.eq(1)
+        with m.Elif(aborting & axim.quiet):
+            m.d.sync += aborting.eq(0)
+        m.d.comb += axim.abort.eq(aborting)
+
+        # ---- tasks
+        m.d.comb += [ctl.doorbell.eq(regs.doorbell), ctl.task.eq(regs.task)]
+        wiring.connect(m, ctl.regs, regs.core)
+        run = ctl.engine.run
+        m.d.comb += [
+            ctl.engine.ready.eq(fetch.idle),
+            fetch.start.eq(ctl.engine.start), fetch.prog_base.eq(run.prog_base), fetch.prog_len.eq(run.prog_len),
+            fetch.flush.eq(disp.finished | disp.error),
+            disp.start.eq(ctl.engine.start), disp.prog_len.eq(run.prog_len), disp.arena_size.eq(run.arena_size),
+            ctl.engine.finished.eq(disp.finished), ctl.engine.error.eq(disp.error),
+            ctl.engine.error_code.eq(disp.error_code), ctl.engine.error_pc.eq(disp.error_pc),
+        ]
+        wiring.connect(m, fetch.out, disp.fetched)
+        for unit in (load, store):
+            m.d.comb += [unit.arena_base.eq(run.arena_base), unit.arena_size.eq(run.arena_size)]
+        wiring.connect(m, disp.load, load.cmd)
+        wiring.connect(m, disp.store, store.cmd)
+        m.d.comb += [cu.issue.payload.eq(disp.compute.issue.payload), cu.issue.valid.eq(disp.compute.issue.valid),
+                     disp.compute.issue.ready.eq(cu.issue.ready), disp.compute.done.eq(cu.done),
+                     disp.compute.idle.eq(cu.idle)]
+        with m.If(load.error.valid):
+            m.d.comb += [disp.unit_error.eq(1), disp.unit_error_code.eq(load.error.code),
+                         disp.unit_error_pc.eq(load.error.pc)]
+        with m.Elif(store.error.valid):
+            m.d.comb += [disp.unit_error.eq(1), disp.unit_error_code.eq(store.error.code),
+                         disp.unit_error_pc.eq(store.error.pc)]
+
+        # ---- on-chip memories
+        m.submodules.sp = sp = Memory(shape=cfg.dim * 8, depth=cfg.sp_rows, init=[])
+        m.submodules.acc = acc = Memory(shape=cfg.dim * 32, depth=cfg.acc_rows, init=[])
+        _connect_read(m, sp.read_port(), cu.sp_rd_a)
+        _connect_read(m, sp.read_port(), cu.sp_rd_b)
+        _connect_read(m, sp.read_port(), store.sp_rd)
+        _connect_write(m, sp.write_port(), cu.sp_wr)
+        _connect_write(m, sp.write_port(), load.sp_wr)
+        _connect_read(m, acc.read_port(), cu.acc_rd)
+        _connect_read(m, acc.read_port(), store.acc_rd)
+        _connect_write(m, acc.write_port(), cu.acc_wr)
+        _connect_write(m, acc.write_port(), load.acc_wr)
+        m.d.comb += [cu.lut_wr.addr.eq(load.lut_wr.addr), cu.lut_wr.data.eq(load.lut_wr.data),
+                     cu.lut_wr.en.eq(load.lut_wr.en)]
+
+        # ---- perf
+        m.d.comb += [perf.running.eq(ctl.running), perf.array_row.eq(cu.array_row),
+                     perf.bytes_read.eq(load.bytes_read), perf.bytes_written.eq(store.bytes_written),
+                     perf.instret.eq(disp.instret), perf.stall.eq(disp.stall), perf.clear.eq(regs.perf_clear),
+                     regs.perf.eq(perf.counters)]
+        return m
