@@ -13,7 +13,6 @@ in time raises NpuTimeout, and in both cases the device has already been reset.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Mapping
 
 from nux.driver.device import Device
@@ -23,7 +22,7 @@ from nux.driver.memory import DeviceMemory
 from nux.driver.model import LoadedModel, Run
 from nux.driver.registry import open_device
 from nux.driver.tasks import CommandQueue, Task, TaskDescriptor
-from nux.enf.model import Enf, EnfError
+from nux.enf import Enf, EnfError, load_enf, read_enf, validate_enf
 from nux.isa import INSTR_BYTES, PERF_COUNTERS, REG, ConfigError, Ctrl, Instr, assemble
 from nux.isa.registers import STATUS_ERROR_SHIFT, STATUS_QUEUED_SHIFT
 
@@ -33,14 +32,8 @@ ARENA_ALIGN = 4096
 def _as_enf(source: Enf | bytes | str | os.PathLike) -> Enf:
     """An Enf from an Enf, the bytes of an ENF file, or its path (validated either way)."""
     if isinstance(source, Enf):
-        from nux.enf.validate import validate_enf
-
-        validate_enf(source)
+        validate_enf(source)  # an Enf built in Python has not been through read_enf's checks
         return source
-    try:
-        from nux.enf import load_enf, read_enf
-    except ImportError as exc:
-        raise NpuError(f"reading ENF files needs nux.enf.read_enf/load_enf, which are not available: {exc}") from None
     if isinstance(source, bytes | bytearray | memoryview):
         return read_enf(bytes(source))
     if isinstance(source, str | os.PathLike):
@@ -160,10 +153,7 @@ class Npu:
 
     def wait(self, handle: Task | Run | Iterable[Task], timeout: float | None = None) -> None:
         """Wait for a task or a whole run (one deadline for all of it); raise its error if it failed."""
-        tasks = [handle] if isinstance(handle, Task) else list(handle)
-        deadline = time.monotonic() + self._timeout(timeout)
-        for task in tasks:
-            self.queue.wait(task, max(deadline - time.monotonic(), 0.0))
+        self.queue.wait([handle] if isinstance(handle, Task) else list(handle), self._timeout(timeout))
 
     def run_program(
         self,

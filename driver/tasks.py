@@ -10,6 +10,7 @@ the device is usable again at once.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nux.driver.device import Device, DeviceError
@@ -172,19 +173,21 @@ class CommandQueue:
             self.device.write32(REG[name], value)
             self._staged[name] = value
 
-    def wait(self, task: Task, timeout: float) -> None:
-        """Block until `task` is resolved; raise its error, or NpuTimeout (after resetting) when time runs out."""
+    def wait(self, tasks: Sequence[Task], timeout: float) -> None:
+        """Block until every task is resolved, all within one `timeout`; raise the first error in order, or
+        NpuTimeout (after resetting the device) when time runs out."""
         deadline = time.monotonic() + timeout
-        while not task.done:
-            self._clear_irq()  # clear before polling, so a completion after the poll still raises the line
-            self.poll()
-            if task.done:
-                break
-            if not self._sleep_until(deadline):
-                self.poll()  # a last look: it may have finished while we slept
-                if not task.done:
-                    self._expire(task, timeout, "")
-        task.result()
+        for task in tasks:
+            while not task.done:
+                self._clear_irq()  # clear before polling, so a completion after the poll still raises the line
+                self.poll()
+                if task.done:
+                    break
+                if not self._sleep_until(deadline):
+                    self.poll()  # a last look: it may have finished while we slept
+                    if not task.done:
+                        self._expire(task, timeout, "")
+            task.result()
 
     def _clear_irq(self) -> None:
         self.device.write32(REG["IRQ_STATUS"], _IRQS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from nux.driver.errors import TensorError, UnsupportedError
-from nux.enf.model import Layout, TensorInfo
+from nux.enf import Layout, TensorInfo, tensor_nbytes
 
 
 def _label(info: TensorInfo) -> str:
@@ -37,8 +37,9 @@ def _arena_dtype(info: TensorInfo) -> np.dtype:
 
 
 def stored_nbytes(info: TensorInfo, dim: int) -> int:
-    """Bytes the tensor occupies in the arena."""
-    return int(np.prod(_stored(info, dim), dtype=np.int64)) * info.dtype.numpy.itemsize
+    """Bytes the tensor occupies in the arena (the ENF's own rule, so the two never disagree)."""
+    _stored(info, dim)  # rejects layouts this driver cannot convert
+    return tensor_nbytes(info.dtype, info.layout, info.shape, dim)
 
 
 def encode(info: TensorInfo, array: object, dim: int) -> bytes:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from nux.driver import DeviceError, backend_available, known_backends, open_device, register_backend
-from nux.driver import registry
+from nux.driver import DeviceError, backend_available, known_backends, open_device, register_backend, registry
 from nux.driver.registry import split_spec
 
 

@@ -1,0 +1,72 @@
+"""Fixtures that run the driver suite over every backend that can run here.
+
+`BACKENDS` always run. `OPTIONAL_BACKENDS` join when their plugin says it can run here (`nux.sim` registers "sim"
+with an availability check, so the Verilator simulation is picked up as soon as it exists). `NUX_TEST_BACKENDS`
+(comma separated device strings, e.g. "xdma:0") replaces the list, to run the same suite on real hardware.
+
+Simulated backends (golden, sim) are opened with the NpuConfig a test asks for; a hardware device has the config it
+has, and tests build their programs for `npu.config`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from npu_programs import DEFAULT_CONFIG
+from nux.driver import Npu, backend_available
+from nux.isa import NpuConfig
+
+BACKENDS: tuple[str, ...] = ("golden",)
+OPTIONAL_BACKENDS: tuple[str, ...] = ("sim",)
+#: backends that build the NPU to order: they take `config=` (and golden also `hang=`)
+SIMULATED = ("golden", "sim")
+
+
+def test_backends() -> list[str]:
+    """Device strings the parametrised fixtures run on."""
+    override = os.environ.get("NUX_TEST_BACKENDS")
+    if override:
+        return [s.strip() for s in override.split(",") if s.strip()]
+    return list(BACKENDS) + [name for name in OPTIONAL_BACKENDS if backend_available(name)]
+
+
+test_backends.__test__ = False  # a helper, not a test
+
+
+def open_npu(backend: str, config: NpuConfig | None = None, **options) -> Npu:
+    """An Npu on `backend`; simulated backends are built with `config` (default DEFAULT_CONFIG)."""
+    if backend.split(":", 1)[0] in SIMULATED:
+        options.setdefault("config", config or DEFAULT_CONFIG)
+    return Npu(backend, timeout=options.pop("timeout", 30.0), **options)
+
+
+@pytest.fixture(params=test_backends())
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_npu(backend):
+    """A factory `make_npu(config=None, **options)`; every Npu it made is closed after the test."""
+    made: list[Npu] = []
+
+    def make(config: NpuConfig | None = None, **options) -> Npu:
+        npu = open_npu(backend, config, **options)
+        made.append(npu)
+        return npu
+
+    yield make
+    for npu in made:
+        npu.close()
+
+
+@pytest.fixture
+def npu(make_npu) -> Npu:
+    return make_npu()
+
+
+@pytest.fixture
+def device(npu):
+    """The raw Device under the `npu` fixture."""
+    return npu.device
