@@ -32,7 +32,7 @@ def test_asm_disasm_round_trip(tmp_path, capsys):
 
     assert main(["disasm", "--numbered", str(tmp_path / "prog.bin")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "     0: load dst=acc x_size=4 x_stride=32 push_next"
+    assert lines[0] == "     0: load push_next dst=acc x_size=4 x_stride=32"
     assert lines[-1] == "     4: end"
 
 
