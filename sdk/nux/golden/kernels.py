@@ -1,0 +1,252 @@
+"""Op-level reference kernels in plain NumPy, independent of the ISA: what a compiled program must compute.
+
+Integer semantics are those of the NPU: operands enter with their zero points subtracted, accumulate exactly
+(wrapped to int32 at the end, as the ACC does), and go back to 8 bits through TFLite's requantization (`requant`).
+Dot products run as float64 matrix products, which are exact here (|products| < 2^17, sums far below 2^53).
+Weights are ONNX layout (O, I/groups, kH, kW); activations NCHW or NHWC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import ArrayLike
+
+from nux.errors import NuxError
+from nux.golden.requant import _int64, mbqm, quantize_multiplier, requant, wrap32
+
+ADD_LEFT_SHIFT = 20
+
+
+class KernelError(NuxError):
+    """A reference kernel got inconsistent shapes, dtypes or parameters."""
+
+
+def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or min(pair) < 1:
+        raise KernelError(f"{name} must be a positive int or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _pads(padding: int | Sequence[int]) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) from an int, (ph, pw) or ONNX's (top, left, bottom, right)."""
+    pads = (padding,) * 4 if isinstance(padding, (int, np.integer)) else tuple(padding)
+    if len(pads) == 2:
+        pads = (pads[0], pads[1], pads[0], pads[1])
+    if len(pads) != 4 or min(pads) < 0:
+        raise KernelError(f"padding must be an int, (ph, pw) or (top, left, bottom, right) >= 0, got {padding!r}")
+    return tuple(int(p) for p in pads)  # type: ignore[return-value]
+
+
+def _ints(x: ArrayLike, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype not in (np.int8, np.uint8):
+        raise KernelError(f"{name} must be an int8 or uint8 array, got {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def _out_range(out_signed: bool) -> tuple[int, int]:
+    return (-128, 127) if out_signed else (0, 255)
+
+
+def to_bytes_dtype(values: np.ndarray, out_signed: bool) -> np.ndarray:
+    """int64 results already clamped to the byte range, as int8 or uint8."""
+    return values.astype(np.int8 if out_signed else np.uint8)
+
+
+def requantize(acc: ArrayLike, m: ArrayLike, s: ArrayLike, out_zp: int, out_signed: bool,
+               lo: int | None = None, hi: int | None = None, axis: int = 1) -> np.ndarray:
+    """Per-channel requant of int32 accumulators along `axis` (m, s scalars or one per channel)."""
+    acc = np.asarray(acc)
+    shape = [1] * acc.ndim
+    shape[axis] = -1
+    m_b, s_b = (np.asarray(v).reshape(shape) if np.ndim(v) else v for v in (m, s))
+    rng = _out_range(out_signed)
+    out = requant(acc, m_b, s_b, out_zp, rng[0] if lo is None else lo, rng[1] if hi is None else hi)
+    return to_bytes_dtype(out, out_signed)
+
+
+# ---------------------------------------------------------------------------------------------- conv / gemm
+
+
+def conv2d_acc(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, *, x_zp: int = 0,
+               w_zp: ArrayLike = 0, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+               dilation: int | Sequence[int] = 1, groups: int = 1, layout: str = "NCHW") -> np.ndarray:
+    """int32 accumulators of a quantized convolution: sum (x - x_zp)(w - w_zp) + bias, wrapped to int32.
+
+    Padding contributes nothing (it holds the input zero point). `w_zp` is a scalar or one per output channel.
+    The result has the layout of the input.
+    """
+    if layout not in ("NCHW", "NHWC"):
+        raise KernelError(f"layout must be NCHW or NHWC, got {layout!r}")
+    xs = _ints(x, "x")
+    if xs.ndim != 4:
+        raise KernelError(f"x must be 4-D, got shape {xs.shape}")
+    if layout == "NHWC":
+        xs = xs.transpose(0, 3, 1, 2)
+    ws = _ints(w, "w")
+    n, cin, _, _ = xs.shape
+    cout, cin_g, kh, kw = ws.shape
+    if groups < 1 or cin % groups or cout % groups or cin_g != cin // groups:
+        raise KernelError(f"groups={groups} does not fit x channels {cin} and w shape {ws.shape}")
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    top, left, bottom, right = _pads(padding)
+    wz = np.asarray(w_zp, dtype=np.int64).reshape(-1, 1, 1, 1) if np.ndim(w_zp) else int(w_zp)
+    xc = np.pad(xs - int(x_zp), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if xc.shape[2] < span_h or xc.shape[3] < span_w:
+        raise KernelError(f"kernel span {span_h}x{span_w} is larger than the padded input {xc.shape[2:]}")
+    win = sliding_window_view(xc, (span_h, span_w), axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]  # N C Ho Wo kh kw
+    ho, wo = win.shape[2:4]
+    wc = (ws - wz).astype(np.float64)
+    out = np.empty((n, cout, ho, wo), dtype=np.int64)
+    og = cout // groups
+    for g in range(groups):
+        patch = win[:, g * cin_g : (g + 1) * cin_g].astype(np.float64)  # N Cg Ho Wo kh kw
+        prod = np.tensordot(patch, wc[g * og : (g + 1) * og], axes=([1, 4, 5], [1, 2, 3]))  # N Ho Wo Og
+        out[:, g * og : (g + 1) * og] = np.rint(prod).astype(np.int64).transpose(0, 3, 1, 2)
+    if bias is not None:
+        out += _int64("bias", bias).reshape(1, -1, 1, 1)
+    out = wrap32(out)
+    return out.transpose(0, 2, 3, 1) if layout == "NHWC" else out
+
+
+def conv2d(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None, m: ArrayLike, s: ArrayLike, *, x_zp: int = 0,
+           w_zp: ArrayLike = 0, out_zp: int = 0, out_signed: bool = True, lo: int | None = None,
+           hi: int | None = None, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+           dilation: int | Sequence[int] = 1, groups: int = 1, layout: str = "NCHW") -> np.ndarray:
+    """Quantized conv2d (QLinearConv with TFLite requantization): accumulators, then per-channel requant."""
+    acc = conv2d_acc(x, w, bias, x_zp=x_zp, w_zp=w_zp, stride=stride, padding=padding, dilation=dilation,
+                     groups=groups, layout=layout)
+    return requantize(acc, m, s, out_zp, out_signed, lo, hi, axis=1 if layout == "NCHW" else 3)
+
+
+def matmul_acc(a: ArrayLike, b: ArrayLike, bias: ArrayLike | None = None, *, a_zp: int = 0,
+               b_zp: ArrayLike = 0) -> np.ndarray:
+    """int32 accumulators of (a - a_zp) @ (b - b_zp) + bias for 2-D a (M, K), b (K, N); b_zp per column or scalar."""
+    a64, b64 = _ints(a, "a"), _ints(b, "b")
+    if a64.ndim != 2 or b64.ndim != 2 or a64.shape[1] != b64.shape[0]:
+        raise KernelError(f"matmul shapes {a64.shape} and {b64.shape} do not chain")
+    prod = (a64 - int(a_zp)).astype(np.float64) @ (b64 - np.asarray(b_zp, dtype=np.int64)).astype(np.float64)
+    out = np.rint(prod).astype(np.int64)
+    if bias is not None:
+        out += _int64("bias", bias)
+    return wrap32(out)
+
+
+def gemm(a: ArrayLike, b: ArrayLike, bias: ArrayLike | None, m: ArrayLike, s: ArrayLike, *, a_zp: int = 0,
+         b_zp: ArrayLike = 0, out_zp: int = 0, out_signed: bool = True, lo: int | None = None,
+         hi: int | None = None) -> np.ndarray:
+    """Quantized GEMM with per-output-column requant (what a fully connected layer or a 1x1 conv does)."""
+    return requantize(matmul_acc(a, b, bias, a_zp=a_zp, b_zp=b_zp), m, s, out_zp, out_signed, lo, hi, axis=1)
+
+
+# ---------------------------------------------------------------------------------------------- pooling
+
+
+def _pool_windows(x: np.ndarray, kernel, stride, padding, fill: int) -> np.ndarray:
+    """N C Ho Wo kh kw windows of an NCHW array padded with `fill`."""
+    if x.ndim != 4:
+        raise KernelError(f"pooling input must be NCHW, got shape {x.shape}")
+    kh, kw = _pair(kernel, "kernel")
+    sh, sw = _pair(stride, "stride")
+    top, left, bottom, right = _pads(padding)
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
+    return sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def max_pool2d(x: ArrayLike, kernel: int | Sequence[int], stride: int | Sequence[int] = 1,
+               padding: int | Sequence[int] = 0) -> np.ndarray:
+    """Max pooling on int8/uint8 NCHW (padding never wins); same dtype out."""
+    arr = np.asarray(x)
+    if arr.dtype not in (np.int8, np.uint8):
+        raise KernelError(f"x must be int8 or uint8, got {arr.dtype}")
+    return _pool_windows(arr, kernel, stride, padding, int(np.iinfo(arr.dtype).min)).max(axis=(4, 5))
+
+
+def avg_pool2d(x: ArrayLike, kernel: int | Sequence[int], stride: int | Sequence[int] = 1,
+               padding: int | Sequence[int] = 0, *, x_zp: int = 0, in_scale: float = 1.0,
+               out_scale: float = 1.0, out_zp: int = 0, out_signed: bool = True,
+               count_include_pad: bool = False) -> np.ndarray:
+    """Quantized average pooling the NPU way: requant(sum(x - x_zp), in_scale / (out_scale * count)).
+
+    The multiplier folds 1/count (per output position when padding is excluded from the count).
+    """
+    xs = _ints(x, "x") - int(x_zp)
+    sums = _pool_windows(xs, kernel, stride, padding, 0).sum(axis=(4, 5))
+    ones = np.ones((1, 1) + xs.shape[2:], dtype=np.int64)
+    counts = _pool_windows(ones, kernel, stride, padding, int(count_include_pad)).sum(axis=(4, 5))
+    m_s = {c: quantize_multiplier(in_scale / (out_scale * c)) for c in np.unique(counts).tolist()}
+    m = np.vectorize(lambda c: m_s[c][0])(counts)
+    s = np.vectorize(lambda c: m_s[c][1])(counts)
+    lo, hi = _out_range(out_signed)
+    return to_bytes_dtype(requant(wrap32(sums), m, s, out_zp, lo, hi), out_signed)
+
+
+# ---------------------------------------------------------------------------------------------- elementwise
+
+
+def add_params(a_scale: float, b_scale: float, out_scale: float,
+               left_shift: int = ADD_LEFT_SHIFT) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """TFLite quantized ADD multipliers ((m_a, s_a), (m_b, s_b), (m_out, s_out)), as VECTOR ADD rows 2/3, 4/5, 0/1."""
+    twice_max = 2 * max(a_scale, b_scale)
+    return (quantize_multiplier(a_scale / twice_max), quantize_multiplier(b_scale / twice_max),
+            quantize_multiplier(twice_max / ((1 << left_shift) * out_scale)))
+
+
+def qadd(a: ArrayLike, b: ArrayLike, *, a_zp: int, a_scale: float, b_zp: int, b_scale: float, out_zp: int,
+         out_scale: float, out_signed: bool = True, lo: int | None = None, hi: int | None = None,
+         left_shift: int = ADD_LEFT_SHIFT) -> np.ndarray:
+    """TFLite quantized ADD (broadcasting): both inputs shifted left by 20, rescaled, summed, requantized."""
+    (ma, sa), (mb, sb), (mo, so) = add_params(a_scale, b_scale, out_scale, left_shift)
+    ta = mbqm(wrap32((_ints(a, "a") - a_zp) << left_shift), ma, sa)
+    tb = mbqm(wrap32((_ints(b, "b") - b_zp) << left_shift), mb, sb)
+    rng = _out_range(out_signed)
+    out = requant(wrap32(ta + tb), mo, so, out_zp, rng[0] if lo is None else lo, rng[1] if hi is None else hi)
+    return to_bytes_dtype(out, out_signed)
+
+
+def qmul(a: ArrayLike, b: ArrayLike, *, a_zp: int, a_scale: float, b_zp: int, b_scale: float, out_zp: int,
+         out_scale: float, out_signed: bool = True, lo: int | None = None, hi: int | None = None) -> np.ndarray:
+    """TFLite quantized MUL (broadcasting): requant((a - a_zp)(b - b_zp), a_scale * b_scale / out_scale)."""
+    m, s = quantize_multiplier(a_scale * b_scale / out_scale)
+    rng = _out_range(out_signed)
+    prod = (_ints(a, "a") - a_zp) * (_ints(b, "b") - b_zp)
+    out = requant(prod, m, s, out_zp, rng[0] if lo is None else lo, rng[1] if hi is None else hi)
+    return to_bytes_dtype(out, out_signed)
+
+
+# ---------------------------------------------------------------------------------------------- LUT
+
+
+def make_lut(fn: Callable[[np.ndarray], np.ndarray], in_scale: float, in_zp: int, out_scale: float, out_zp: int,
+             signed: bool, out_signed: bool | None = None) -> np.ndarray:
+    """256-entry table for a unary function, indexed by the raw input byte (what VECTOR vop=lut reads).
+
+    Entry b: dequantize b (as int8 or uint8), apply `fn` in float64, quantize like ONNX QuantizeLinear (round half
+    to even, saturate) to the output type (defaults to the input's signedness), stored as its raw byte.
+    """
+    out_signed = signed if out_signed is None else out_signed
+    raw = np.arange(256, dtype=np.uint8)
+    values = (raw.view(np.int8) if signed else raw).astype(np.float64)
+    with np.errstate(all="ignore"):
+        y = np.asarray(fn(in_scale * (values - in_zp)), dtype=np.float64)
+    if y.shape != (256,) or not np.all(np.isfinite(y) | np.isinf(y)):
+        raise KernelError("the LUT function must map 256 floats to 256 floats (no NaN)")
+    lo, hi = _out_range(out_signed)
+    q = np.clip(np.rint(np.clip(y / out_scale, -1e9, 1e9)) + out_zp, lo, hi).astype(np.int64)
+    return (q & 0xFF).astype(np.uint8)
+
+
+def apply_lut(x: ArrayLike, lut: ArrayLike, out_signed: bool | None = None) -> np.ndarray:
+    """lut[raw byte of x]; the result has x's dtype unless out_signed says otherwise."""
+    arr = np.asarray(x)
+    table = np.asarray(lut)
+    if arr.dtype not in (np.int8, np.uint8) or table.dtype != np.uint8 or table.shape != (256,):
+        raise KernelError("apply_lut needs an int8/uint8 input and a (256,) uint8 table")
+    out = table[arr.view(np.uint8)]
+    signed = arr.dtype == np.int8 if out_signed is None else out_signed
+    return out.view(np.int8) if signed else out
