@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from enf_samples import minimal_enf, sample_enf
-
 from nux.cli import main
 from nux.enf import save_enf, write_enf
 from nux.isa import disassemble, format_program
