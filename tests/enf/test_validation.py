@@ -128,6 +128,9 @@ MODEL_RULES: dict[str, tuple[Callable[[Enf], Enf], str]] = {
         lambda e: _set(host_graphs=[HostGraph(b"x", ("input", "input"), ("probs",))])(e),
         "inputs list a tensor twice",
     ),
+    "host edge type": (
+        lambda e: _set(host_graphs=[HostGraph(b"x", (["input"],), ("probs",))])(e), "inputs must be tensor names"
+    ),
     "step program": (lambda e: _set(steps=[Step(StepKind.NPU, 3)])(e), "step 0: program 3 does not exist"),
     "step host": (lambda e: _set(steps=[Step(StepKind.HOST, 2)])(e), "step 0: host graph 2 does not exist"),
     "step kind": (lambda e: _set(steps=[Step(7, 0)])(e), "step 0: kind: unknown value 7"),

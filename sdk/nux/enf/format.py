@@ -47,6 +47,7 @@ from nux.enf.validate import as_enum, decode_name, encode_name, meta_json, valid
 from nux.isa import ISA_VERSION, ConfigError, NpuConfig
 
 _CHECKSUM_AT = HEADER.offsets["checksum"]
+_KNOWN_KINDS = frozenset(int(kind) for kind in SectionKind)
 
 
 # ---------------------------------------------------------------------------------------------------- writing
@@ -223,16 +224,17 @@ def _read_section_table(view: memoryview, header: dict) -> Sections:
     for i in range(count):
         entry = SECTION.unpack(view, table + i * SECTION.size, f"section {i}")
         kind, offset, size = entry["kind"], entry["offset"], entry["size"]
-        if kind not in SectionKind.__members__.values() and kind < OPTIONAL_KIND_BASE:
+        known = kind in _KNOWN_KINDS
+        if not known and kind < OPTIONAL_KIND_BASE:
             raise EnfError(f"section {i}: unknown section kind {kind}")
-        label = f"section {i} ({SectionKind(kind).name if kind in SectionKind.__members__.values() else kind})"
+        label = f"section {i} ({SectionKind(kind).name if known else f'optional kind 0x{kind:x}'})"
         if offset % ALIGN or offset + size > len(view):
             raise EnfError(
                 f"{label}: [{offset}, {offset + size}) must start {ALIGN}-aligned and lie inside the "
                 f"{len(view)}-byte file"
             )
         regions.append((offset, offset + size, label))
-        if kind < OPTIONAL_KIND_BASE:
+        if known:
             sections[SectionKind(kind)].append((label, view[offset : offset + size]))
     regions.sort()
     for (s0, e0, a), (s1, e1, b) in pairwise(regions):

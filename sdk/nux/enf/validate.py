@@ -290,6 +290,8 @@ def _check_host_graph(index: int, graph: HostGraph, names: set[str]) -> None:
         edges = getattr(graph, side)
         if not isinstance(edges, tuple | list):
             raise EnfError(f"{what}: {side} must be a tuple of tensor names")
+        if not all(isinstance(name, str) for name in edges):
+            raise EnfError(f"{what}: {side} must be tensor names (str), got {list(edges)!r}")
         if len(set(edges)) != len(edges):
             raise EnfError(f"{what}: {side} list a tensor twice: {list(edges)}")
         for name in edges:
