@@ -17,6 +17,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 
+import pytest
 from enf_samples import fix_crc, minimal_enf, sample_enf, section_entries
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -159,15 +160,16 @@ def read_case(data: bytes) -> str:
     return "ok"
 
 
-def test_fuzz_mutated_files_raise_enf_error_or_parse():
-    rng = random.Random(20261124)
+def fuzz(seed: int, cases_per_image: int) -> tuple[Counter[str], int]:
+    """Run the mutation fuzzer; return the outcome counts and how many cases got past the size/checksum checks."""
+    rng = random.Random(seed)
     outcomes: Counter[str] = Counter()
     past_checksum = 0
     tracemalloc.start()
     try:
         for image in (write_enf(sample_enf()), write_enf(minimal_enf())):
             sites = field_sites(image)
-            for case in range(CASES_PER_IMAGE):
+            for case in range(cases_per_image):
                 how, data = mutate(rng, image, sites)
                 before = tracemalloc.get_traced_memory()[0]
                 tracemalloc.reset_peak()
@@ -185,11 +187,23 @@ def test_fuzz_mutated_files_raise_enf_error_or_parse():
                 past_checksum += not outcome.startswith(("checksum", "file truncated", "file has trailing"))
     finally:
         tracemalloc.stop()
+    return outcomes, past_checksum
+
+
+def test_fuzz_mutated_files_raise_enf_error_or_parse():
+    outcomes, past_checksum = fuzz(20261124, CASES_PER_IMAGE)
     total = sum(outcomes.values())
     assert total == 2 * CASES_PER_IMAGE >= 1000
     # The fuzzing must reach deep: many different checks fire, and most cases get past the checksum.
     assert len(outcomes) >= 40, outcomes
     assert past_checksum > total // 3, outcomes
+    assert outcomes["ok"] > 0  # some mutations are harmless (padding, reserved bytes, ONNX payload...)
+
+
+@pytest.mark.slow
+def test_fuzz_long():
+    outcomes, _ = fuzz(7, 10_000)
+    assert sum(outcomes.values()) == 20_000
 
 
 @settings(max_examples=300, deadline=None)

@@ -319,3 +319,8 @@ def test_size_message_names_dtype_and_layout():
     enf = _tensor(sample_enf(), 0, role=TensorRole.OUTPUT, dtype=DType.INT8, layout=Layout.PLAIN, size=193)
     with pytest.raises(EnfError, match=r"size 193 does not match shape \(1, 3, 8, 8\) int8 plain \(expected 192"):
         write_enf(enf)
+
+
+def test_read_rejects_non_bytes():
+    with pytest.raises(EnfError, match="read_enf needs the file's bytes, got str"):
+        read_enf("model.enf")

@@ -142,6 +142,8 @@ def _padded(data: bytes) -> bytes:
 
 def read_enf(data: bytes | bytearray | memoryview) -> Enf:
     """Parse and validate an ENF image; raise EnfError naming the first problem found."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise EnfError(f"read_enf needs the file's bytes, got {type(data).__name__}")
     view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
     header = _read_header(view)
     config = _read_config(header)
