@@ -181,3 +181,19 @@ def test_perf_counters_latch_high_word_and_clear(dev):
     assert dev.read32(PERF["MACS"]) == 1  # reset keeps the counters
     dev.write32(REG["CTRL"], Ctrl.PERF_CLEAR)
     assert dev.read32(PERF["MACS"]) == 0 and dev.read32(PERF["MACS"] + 4) == 0
+
+
+def test_reset_cancels_a_running_task():
+    config = NpuConfig(dim=4, sp_rows=16384, acc_rows=16384)
+    with GoldenDevice(config, dram_size=1 << 20) as dev:
+        gemms = [Instr("gemm", preload=1, x_size=16384, a_xstride=0)] * 1000  # ~1 s of work
+        submit(dev, [*gemms, Instr("end")], tag=1)
+        wait_for(lambda: dev.read32(PERF["INSTRET"]) > 0)
+        start = time.monotonic()
+        dev.write32(REG["CTRL"], Ctrl.RESET)
+        assert time.monotonic() - start < 1.0
+        assert dev.read32(REG["STATUS"]) == 0 and dev.read32(REG["COMPLETED"]) == 0
+        stopped_at = dev.read32(PERF["INSTRET"])
+        assert stopped_at < len(gemms)
+        time.sleep(0.05)
+        assert dev.read32(PERF["INSTRET"]) == stopped_at  # nothing runs after the reset

@@ -5,11 +5,23 @@
 - device: `GoldenDevice`, the register-level Device backend built on the Machine.
 - kernels: op-level quantized reference kernels (conv, matmul, pooling, add/mul, LUT), independent of the ISA.
 - programs: builders of tiled GEMM programs shared by the benchmark and the driver's end-to-end tests.
+- decoupled: a random-interleaving executor that exposes missing dependency tokens in a program.
 """
 
+from nux.golden import kernels
+from nux.golden.decoupled import run_decoupled
 from nux.golden.device import GoldenDevice
 from nux.golden.errors import Cancelled, MachineError, NpuFault
+from nux.golden.kernels import KernelError, make_lut
 from nux.golden.machine import Machine
+from nux.golden.programs import (
+    GemmLayout,
+    ProgramError,
+    gemm_requant_reference,
+    plan_gemm,
+    tiled_gemm_program,
+    tiled_gemm_requant_program,
+)
 from nux.golden.requant import (
     RequantError,
     mbqm,
@@ -21,6 +33,8 @@ from nux.golden.requant import (
 )
 
 __all__ = [
-    "GoldenDevice", "Cancelled", "MachineError", "NpuFault", "Machine", "RequantError", "mbqm",
-    "quantize_multiplier", "requant", "rounding_divide_by_pot", "srdhm", "wrap32",
+    "kernels", "run_decoupled", "GoldenDevice", "Cancelled", "MachineError", "NpuFault", "KernelError", "make_lut",
+    "Machine", "GemmLayout", "ProgramError", "gemm_requant_reference", "plan_gemm", "tiled_gemm_program",
+    "tiled_gemm_requant_program", "RequantError", "mbqm", "quantize_multiplier", "requant", "rounding_divide_by_pot",
+    "srdhm", "wrap32",
 ]
