@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from nux.enf.model import EnfError
+from nux.enf.model import DType, EnfError, Layout, StepKind, TensorRole
 
 MAGIC = b"\x89NUXENF\n"  # 0x89 catches 7-bit transfers, \n catches newline translation (the PNG trick)
 FORMAT_VERSION = (1, 0)  # (major, minor); see docs/enf.md "Versioning"
@@ -64,6 +64,11 @@ SECTION_COUNTS = {
     SectionKind.STEPS: (0, 1),
     SectionKind.META: (0, 1),
 }
+
+
+def enum_doc(values: type[enum.IntEnum]) -> str:
+    """`Name: 0 a, 1 b` for the doc column, so the tables never disagree with the enums."""
+    return f"{values.__name__}: " + ", ".join(f"{int(v)} {v.name.lower()}" for v in values)
 
 
 def align(n: int, to: int = ALIGN) -> int:
@@ -173,7 +178,7 @@ REQUIRED_FLAGS_MASK = 0x0000FFFF
 SECTION = Record(
     "SECTION",
     "one entry of the section table",
-    Member("kind", "I", "a SectionKind value"),
+    Member("kind", "I", "a SectionKind value (table above); >= 0x8000: optional, skipped if unknown"),
     Member("reserved", "4x", "zero"),
     Member("offset", "Q", "file offset of the section's first byte (multiple of 8)"),
     Member("size", "Q", "bytes in the section (padding to the next section is not counted)"),
@@ -199,9 +204,9 @@ TENSOR = Record(
     "one tensor-table entry; names are UTF-8 in the pool (no NUL, unique, 1..4096 bytes)",
     Member("name_offset", "I", "offset of the name in the name pool"),
     Member("name_len", "I", "name length in bytes"),
-    Member("role", "B", "TensorRole: 0 input, 1 output, 2 internal"),
-    Member("dtype", "B", "DType: 0 int8, 1 uint8, 2 int32, 3 float32"),
-    Member("layout", "B", "Layout: 0 plain, 1 nhwc (rank 4, logical NCHW), 2 rows (last axis padded to dim)"),
+    Member("role", "B", enum_doc(TensorRole)),
+    Member("dtype", "B", enum_doc(DType)),
+    Member("layout", "B", enum_doc(Layout) + " (nhwc: rank 4, logical NCHW; rows: last axis padded to dim)"),
     Member("rank", "B", f"number of dims, 0..{MAX_RANK}"),
     Member("zero_point", "i", "quantization zero point (in the dtype's range; 0 for float32)"),
     Member("scale", "d", "quantization scale, finite and > 0: real = scale * (q - zero_point)"),
@@ -238,7 +243,7 @@ STEPS_HEADER = Record(
 STEP = Record(
     "STEP",
     "one step of the run order",
-    Member("kind", "I", "StepKind: 0 run program `index` on the NPU, 1 run host graph `index`"),
+    Member("kind", "I", enum_doc(StepKind) + " (npu: run program `index`; host: run host graph `index`)"),
     Member("index", "I", "program or host-graph index (order of the CODE or HOST sections)"),
 )
 
