@@ -54,7 +54,7 @@ def test_requant_gemm_in_order_and_decoupled(M, K, N):  # noqa: N803
     machine.run_task(base, len(program), 0, machine.dram.size)
     np.testing.assert_array_equal(result(machine, layout), expected)
     assert (expected > -5).any() and (expected == -5).any()  # the ReLU clamp is exercised
-    for seed in range(3):
+    for seed in range(5):
         machine, base = load_task(program, layout, images)
         run_decoupled(machine, base, len(program), 0, seed)
         np.testing.assert_array_equal(result(machine, layout), expected)
@@ -76,20 +76,34 @@ def test_int32_gemm_larger_than_the_memories():
     np.testing.assert_array_equal(result(machine, layout), expected)
 
 
-def test_decoupled_executor_catches_a_missing_token():
-    """Strip the tokens: program order still gives the right answer, some interleaving must not."""
+@pytest.mark.parametrize(
+    "strip",
+    [
+        None,  # every token
+        (Opcode.LOAD, "pop_next"),  # a load overwrites an SP/ACC buffer the compute queue still reads
+        (Opcode.GEMM, "pop_prev"),  # compute reads a buffer before its load finished
+        (Opcode.STORE, "pop_prev"),  # a store reads the output before REQUANT wrote it
+        (Opcode.REQUANT, "pop_next"),  # REQUANT overwrites an output buffer not yet stored
+    ],
+)
+def test_decoupled_executor_catches_a_missing_token(strip):
+    """Program order still gives the right answer without the token; some legal interleaving must not."""
     rng = np.random.default_rng(2)
     M, K, N = 24, 12, 8  # noqa: N806
     a, b, bias, m, s = operands(rng, M, K, N)
     program, layout = tiled_gemm_requant_program(CONFIG, M, K, N)
-    racy = [i if i.opcode in (Opcode.SYNC, Opcode.END) else i.replace(**dict.fromkeys(DEPS, 0)) for i in program]
+    if strip is None:
+        racy = [i if i.opcode in (Opcode.SYNC, Opcode.END) else i.replace(**dict.fromkeys(DEPS, 0)) for i in program]
+    else:
+        racy = [i.replace(**{strip[1]: 0}) if i.opcode is strip[0] else i for i in program]
+    assert racy != program
     expected = gemm_requant_reference(a, b, bias, m, s)
     images = layout.images(a, b, bias, m, s)
     machine, base = load_task(racy, layout, images)
     machine.run_task(base, len(racy), 0, machine.dram.size)
     np.testing.assert_array_equal(result(machine, layout), expected)
     wrong = 0
-    for seed in range(5):
+    for seed in range(20):
         machine, base = load_task(racy, layout, images)
         run_decoupled(machine, base, len(racy), 0, seed)
         wrong += not np.array_equal(result(machine, layout), expected)

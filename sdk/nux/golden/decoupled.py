@@ -45,6 +45,9 @@ def run_decoupled(machine: Machine, prog_base: int, prog_len: int, arena_base: i
     `queue_depth` bounds how far dispatch may run ahead of each queue (hardware FIFOs are finite).
     """
     rng = random.Random(seed)
+    # Dispatch is eager (it gives the queues the most freedom); each seed favours some queues over others by
+    # orders of magnitude, so that one queue can run far ahead of another (a uniform choice rarely does).
+    weight = {queue: 10 ** rng.uniform(-3, 0) for queue in Queue}
     q = _Queues()
     pc = 0
     done = 0
@@ -57,25 +60,25 @@ def run_decoupled(machine: Machine, prog_base: int, prog_len: int, arena_base: i
         barrier = ins.opcode in (Opcode.SYNC, Opcode.END)
         target = None if barrier else queue_of(ins)
         can_dispatch = q.empty() if barrier else len(q.pending[target]) < queue_depth
-        actions = [queue for queue in Queue if q.ready(queue)]
         if can_dispatch:
-            actions.append(None)
-        if not actions:
-            raise RuntimeError(f"decoupled execution deadlocked at pc {pc}")
-        choice = rng.choice(actions)
-        if choice is None:  # dispatch
-            done += 1
             if ins.opcode is Opcode.END:
-                return done
-            if not barrier:
+                return done + 1
+            if barrier:
+                done += 1
+            else:
                 q.pending[target].append((pc, ins))
             pc += 1
             if pc >= prog_len:
                 raise RuntimeError("program has no END")
             continue
+        ready = [queue for queue in Queue if q.ready(queue)]
+        if not ready:
+            raise RuntimeError(f"decoupled execution deadlocked at pc {pc}")
+        choice = rng.choices(ready, weights=[weight[queue] for queue in ready])[0]
         ipc, head = q.pending[choice].popleft()
         for c in q.channels(head, "pop"):
             q.tokens[c] -= 1
         execute(machine, head, arena_base, ipc, None)
+        done += 1
         for c in q.channels(head, "push"):
             q.tokens[c] += 1
