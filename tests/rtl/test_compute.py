@@ -312,6 +312,14 @@ def test_random_programs(seed: int) -> None:
     check_against_golden(CONFIG, [gen.any() for _ in range(10)], seed=1000 + seed)
 
 
+def test_every_class_dim8() -> None:
+    config = NpuConfig(dim=8, sp_rows=128, acc_rows=64)
+    gen = ProgramGen(config, np.random.default_rng(40))
+    program = [gen.gemm(), gen.gemm(), gen.requant(), *(gen.vector(v) for v in VectorOp), gen.pool(), gen.pool(),
+               gen.gemm(), gen.gemm()]
+    check_against_golden(config, program, seed=40)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(100))
 def test_random_programs_long(seed: int) -> None:
