@@ -197,3 +197,14 @@ def test_reset_cancels_a_running_task():
         assert stopped_at < len(gemms)
         time.sleep(0.05)
         assert dev.read32(PERF["INSTRET"]) == stopped_at  # nothing runs after the reset
+
+
+def test_a_golden_model_bug_reports_internal(dev, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("simulated golden-model bug")
+
+    monkeypatch.setattr(dev.machine, "run_task", broken)
+    submit(dev, [Instr("end")], tag=8)
+    wait_for(lambda: dev.read32(REG["STATUS"]) & Status.ERROR)
+    assert (dev.read32(REG["STATUS"]) >> 8) & 0xFF == ErrorCode.INTERNAL
+    assert isinstance(dev.internal_error, ValueError)

@@ -195,3 +195,16 @@ def test_lut_sigmoid_and_machine_lookup(rig):
     assert rig.machine.sp[1].view(np.int8).tolist() == apply_lut(rig.machine.sp[0].view(np.int8), lut).tolist()
     with pytest.raises(KernelError, match="NaN"):
         make_lut(lambda v: np.sqrt(v), 1.0, 0, 1.0, 0, signed=True)
+
+
+def test_pool_on_machine_matches_max_pool_kernel(rig):
+    """A 5x5 single-image max pool (3x3, stride 2, channels on lanes) as one POOL instruction."""
+    rng = np.random.default_rng(4)
+    image = rng.integers(-128, 128, size=(1, 4, 5, 5)).astype(np.int8)  # NCHW, C = dim
+    rig.machine.sp[0:25] = image[0].transpose(1, 2, 0).reshape(25, 4).view(np.uint8)  # row y*5 + x, lanes = C
+    rig.machine.acc[4], rig.machine.acc[5] = 1 << 30, 1  # identity requant
+    rig.run([Instr("pool", pop=0, a_signed=1, out_signed=1, clamp_lo=0x80, param_row=4, out_base=32, x_size=2,
+                   y_size=2, a_xstride=2, a_ystride=10, win_x=3, win_y=3, win_xstride=1, win_ystride=5),
+             Instr("end")])
+    expected = max_pool2d(image, 3, 2)[0].transpose(1, 2, 0).reshape(4, 4)
+    np.testing.assert_array_equal(rig.machine.sp[32:36].view(np.int8), expected)

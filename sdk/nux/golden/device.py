@@ -45,7 +45,8 @@ class GoldenDevice:
     """A Device whose NPU is the golden model, with `dram_size` bytes of device DRAM.
 
     `hang=True` is a test hook for driver time-out handling: tasks are taken from the queue (STATUS.BUSY) but
-    never run or complete until CTRL.RESET aborts them.
+    never run or complete until CTRL.RESET aborts them. The attribute may be changed between tasks (a task
+    reads it when it starts), so a test can hang one task and then let the device recover.
     """
 
     def __init__(self, config: NpuConfig = DEFAULT_CONFIG, dram_size: int = 64 << 20, hang: bool = False):
