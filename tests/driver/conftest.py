@@ -41,7 +41,12 @@ def open_npu(backend: str, config: NpuConfig | None = None, **options) -> Npu:
     return Npu(backend, timeout=options.pop("timeout", 30.0), **options)
 
 
-@pytest.fixture(params=test_backends())
+def _param(name: str):
+    """Backends that build RTL carry the `rtl` mark, so `-m "not rtl"` keeps a quick run quick."""
+    return pytest.param(name, marks=pytest.mark.rtl) if name.split(":", 1)[0] == "sim" else name
+
+
+@pytest.fixture(params=[_param(name) for name in test_backends()])
 def backend(request) -> str:
     return request.param
 

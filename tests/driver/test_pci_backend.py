@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from nux.driver import DeviceError, open_device
+from nux.driver import Device, DeviceError, open_device
 from nux.driver.pci import normalize_bdf
 from nux.isa import MMIO_SIZE, REG
 
@@ -27,6 +27,7 @@ def test_registers_and_data_land_at_their_offsets(tmp_path):
     folder = make_sysfs(tmp_path)
     dev = open_device(f"pci:{BDF}", sysfs_root=str(tmp_path))
     try:
+        assert isinstance(dev, Device)
         assert dev.dram_size == BAR4  # default: the whole BAR4 window
         dev.write32(REG["TASK_ARENA_SIZE"], 0x12345678)
         dev.write32(REG["DOORBELL"], 0x1_0000_0001)

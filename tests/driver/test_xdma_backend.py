@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from nux.driver import DeviceError, open_device
+from nux.driver import Device, DeviceError, open_device
 from nux.driver import nodes as nodes_module
 from nux.driver import xdma as xdma_module
 from nux.isa import MMIO_SIZE, NPU_ID, REG
@@ -31,6 +31,7 @@ def open_fake(nodes, **options):
 def test_mmio_lands_at_register_offsets(nodes):
     dev = open_fake(nodes)
     try:
+        assert isinstance(dev, Device)
         dev.write32(REG["TASK_TAG"], 0xDEADBEEF)
         dev.write32(REG["DOORBELL"], 0x1_0000_0005)  # only 32 bits reach the bus
         expected = bytearray(MMIO_SIZE)
