@@ -142,6 +142,9 @@ def test_hang_hook_then_reset(hung):
     assert hung.read32(REG["STATUS"]) == 0  # idle one access later, queue dropped
     assert (hung.read32(REG["COMPLETED"]), hung.read32(REG["CMDQ_FREE"])) == (0, 3)
     assert hung.read32(REG["IRQ_ENABLE"]) == Irq.DONE | Irq.ERROR  # configuration survives CTRL.RESET
+    hung.hang = False  # the hook can be switched off: the device works again
+    submit(hung, [Instr("end")], tag=7)
+    assert hung.wait_irq(TIMEOUT) and hung.read32(REG["LAST_TAG"]) == 7
 
 
 def test_error_stops_queue_until_reset(dev):
