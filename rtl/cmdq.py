@@ -69,6 +69,7 @@ class TaskController(wiring.Component):
         with m.If(self.doorbell & ~fifo.w_rdy):
             m.d.sync += overflow.eq(1)
 
+        m.d.sync += self.engine.start.eq(0)  # a registered pulse: `run` is valid when the engine sees it
         with m.If(~running & ~error & fifo.r_rdy & self.engine.ready):
             m.d.comb += fifo.r_en.eq(1)
             with m.If(bad_task(head, cfg.dram_addr_bits)):
@@ -76,8 +77,7 @@ class TaskController(wiring.Component):
                              fault_tag.eq(head.tag)]
                 m.d.comb += regs.irq_set.eq(Irq.ERROR)
             with m.Else():
-                m.d.comb += self.engine.start.eq(1)
-                m.d.sync += [running.eq(1), cur_tag.eq(head.tag), self.engine.run.prog_base.eq(head.prog_base),
+                m.d.sync += [self.engine.start.eq(1), running.eq(1), cur_tag.eq(head.tag), self.engine.run.prog_base.eq(head.prog_base),
                              self.engine.run.prog_len.eq(head.prog_len),
                              self.engine.run.arena_base.eq(head.arena_base),
                              self.engine.run.arena_size.eq(head.arena_size)]
