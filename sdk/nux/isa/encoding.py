@@ -80,7 +80,7 @@ class ErrorCode(enum.IntEnum):
 ERROR_DOCS: dict[ErrorCode, str] = {
     ErrorCode.NONE: "no error",
     ErrorCode.ILLEGAL_OPCODE: "opcode is not one of Opcode",
-    ErrorCode.BAD_FIELD: "a reserved bit is set, or a field value is out of its range (size 0, row_elems 0 or > dim, "
+    ErrorCode.BAD_FIELD: "a reserved bit is set, or a field value is out of its range (size 0, row_elems > dim, "
     "enum value undefined, dependency flag on SYNC/END)",
     ErrorCode.BAD_DEP: "a dependency flag names a channel the queue does not have, a pop finds no token pushed "
     "earlier in program order, a channel holds more than MAX_TOKENS, or GEMM preload=0 before any preload",

@@ -34,7 +34,7 @@ class Instr:
 
     __slots__ = ("opcode", "values")
 
-    def __init__(self, opcode: Opcode | str, **values: int):
+    def __init__(self, opcode: Opcode | str, **values: int | str):
         op = _opcode(opcode)
         fields = {f.name: f for f in fields_of(op) if f.name != "opcode"}
         unknown = set(values) - set(fields)
@@ -42,7 +42,10 @@ class Instr:
             raise AsmError(f"{op.name.lower()} has no field(s) {sorted(unknown)}; it has {sorted(fields)}")
         resolved = {}
         for name, field in fields.items():
-            value = int(values.get(name, field.default))
+            raw = values.get(name, field.default)
+            if isinstance(raw, str):  # enum fields accept their names, as in the text form
+                raw = _parse_value(field, raw, op.name.lower())
+            value = int(raw)
             try:
                 field.check(value)
             except ValueError as exc:
