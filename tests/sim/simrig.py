@@ -15,8 +15,12 @@ STUB_CONFIG = TEST_CONFIGS[0]  # dim 4
 
 
 def stub_parameters(config: NpuConfig) -> dict[str, int]:
-    """Verilog parameters that make the stub report `config`."""
-    return {
+    """Verilog parameter overrides that make the stub report `config`.
+
+    Only values that differ from the stub's defaults (which are STUB_CONFIG) are passed, so a plain build of the
+    stub file for STUB_CONFIG (e.g. `nux sim build --verilog stub_npu.v`) shares the cache entry of the tests.
+    """
+    values = {
         "DIM": config.dim,
         "SP_ROWS": config.sp_rows,
         "ACC_ROWS": config.acc_rows,
@@ -24,6 +28,8 @@ def stub_parameters(config: NpuConfig) -> dict[str, int]:
         "ADDR_BITS": config.dram_addr_bits,
         "CMDQ_DEPTH": config.cmdq_depth,
     }
+    defaults = dict(zip(values, (4, 256, 128, 64, 32, 4), strict=True))
+    return {name: value for name, value in values.items() if defaults[name] != value}
 
 
 def stub_device_kwargs(config: NpuConfig = STUB_CONFIG) -> dict:

@@ -12,7 +12,7 @@ from nux.driver.device import DeviceError
 from nux.isa import NPU_ID, REG, ErrorCode, Irq, NpuConfig, Status
 from nux.isa.registers import STATUS_ERROR_SHIFT
 from nux.sim.library import SimError, Stop, Until
-from simrig import STUB, STUB_CONFIG, stub_device_kwargs, stub_parameters
+from simrig import STUB_CONFIG, stub_device_kwargs
 
 
 def start_copy(dev, src: int, dst: int, beats: int, tag: int = 1) -> None:
@@ -175,11 +175,10 @@ def test_unwritable_trace_is_a_clear_error(make_stub, tmp_path) -> None:
 
 def test_wrong_design_is_refused(make_stub) -> None:
     """A library whose design reports another config than the one it was built for is a broken build."""
-    from nux.sim.device import SimDevice
-
-    params = {**stub_parameters(STUB_CONFIG), "DIM": 8}
-    with pytest.raises(SimError, match="reports"):
-        SimDevice(STUB_CONFIG, dram_size=1 << 20, verilog=STUB.read_text(), parameters=params, progress=False)
+    dev = make_stub()
+    dev.config = NpuConfig(dim=8, sp_rows=256, acc_rows=128)  # what the build was (wrongly) asked for
+    with pytest.raises(SimError, match="reports .*'dim': 4"):
+        dev._check_identity()
 
 
 def test_closed_simulator_refuses_calls(make_stub) -> None:
