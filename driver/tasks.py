@@ -61,7 +61,8 @@ class Task:
 
 
 def describe_fault(desc: TaskDescriptor, pc: int) -> str:
-    """'label: pc 3 = store dram_offset=...' when the faulting instruction is in the program image."""
+    """The task's label plus the faulting instruction's text (when `pc` is inside the program image), e.g.
+    "net program 0: `store dram_offset=4096`"."""
     where = desc.label
     start = pc * INSTR_BYTES
     if desc.code and 0 <= pc < desc.prog_len and start + INSTR_BYTES <= len(desc.code):
