@@ -299,6 +299,20 @@ def test_vector(vop: VectorOp) -> None:
     check_against_golden(CONFIG, [gen.vector(vop) for _ in range(3)], seed=20 + vop)
 
 
+def test_vector_in_place() -> None:
+    """docs/isa.md "Overlap rules": an output row may be the (only) A row its element reads."""
+    out = {"out_signed": 1, "out_zp": 0, "clamp_lo": 0x80, "clamp_hi": 0x7F}
+    walk = {"x_size": 4, "y_size": 3, "a_xstride": 1, "a_ystride": 4}
+    program = [
+        Instr(Opcode.VECTOR, vop="max", a_signed=1, b_signed=1, a_base=20, b_base=20, b_xstride=1, b_ystride=4,
+              out_base=20, param_row=0, **walk, **out),  # requantizing copy in place, B = A
+        Instr(Opcode.VECTOR, vop="add", a_signed=1, b_signed=0, add_shift=20, a_base=20, b_base=40, out_base=20,
+              param_row=2, **walk, **out),
+        Instr(Opcode.VECTOR, vop="lut", a_base=20, out_base=20, **walk),
+    ]
+    check_against_golden(CONFIG, program, seed=25)
+
+
 @pytest.mark.parametrize("pop", list(PoolOp))
 def test_pool(pop: PoolOp) -> None:
     gen = ProgramGen(CONFIG, np.random.default_rng(30 + pop))
