@@ -42,6 +42,15 @@ def train_cnn(images: np.ndarray, labels: np.ndarray, epochs: int = 30, seed: in
     from torch import nn
 
     torch.manual_seed(seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny network: threads only contend with pytest-xdist workers
+    try:
+        return _train_and_export(torch, nn, images, labels, epochs, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_and_export(torch, nn, images: np.ndarray, labels: np.ndarray, epochs: int, seed: int) -> onnx.ModelProto:
     net = nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 4 * 4, 10), nn.Softmax(dim=1),
