@@ -77,8 +77,8 @@ class TaskController(wiring.Component):
                              fault_tag.eq(head.tag)]
                 m.d.comb += regs.irq_set.eq(Irq.ERROR)
             with m.Else():
-                m.d.sync += [self.engine.start.eq(1), running.eq(1), cur_tag.eq(head.tag), self.engine.run.prog_base.eq(head.prog_base),
-                             self.engine.run.prog_len.eq(head.prog_len),
+                m.d.sync += [self.engine.start.eq(1), running.eq(1), cur_tag.eq(head.tag),
+                             self.engine.run.prog_base.eq(head.prog_base), self.engine.run.prog_len.eq(head.prog_len),
                              self.engine.run.arena_base.eq(head.arena_base),
                              self.engine.run.arena_size.eq(head.arena_size)]
         with m.If(running & self.engine.finished):

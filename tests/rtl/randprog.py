@@ -40,6 +40,7 @@ class Layout:
     max_instrs: int = 64
     input_bytes: int = 4096
     output_bytes: int = 4096
+    dump_bytes: int = 4096
     sp_used: int = 64
     acc_used: int = 32
 
@@ -52,8 +53,12 @@ class Layout:
         return self.input_offset + self.input_bytes
 
     @property
-    def arena_size(self) -> int:
+    def dump_offset(self) -> int:
         return self.output_offset + self.output_bytes
+
+    @property
+    def arena_size(self) -> int:
+        return self.dump_offset + self.dump_bytes
 
 
 @dataclass
@@ -112,14 +117,21 @@ class _Tracker:
 class RandomProgram:
     """Builds one random valid program; `instrs` is the result, `layout` where its data lives."""
 
-    def __init__(self, config: NpuConfig, seed: int, layout: Layout | None = None, length: int = 24):
+    #: instruction kinds a program may draw from (`kinds` selects a subset, e.g. one class at a time)
+    KINDS = ("load", "store", "gemm", "requant", "vector", "pool", "nop", "sync")
+
+    def __init__(self, config: NpuConfig, seed: int, layout: Layout | None = None, length: int = 24,
+                 kinds: tuple[str, ...] = KINDS):
+        unknown = set(kinds) - set(self.KINDS)
+        if unknown:
+            raise ValueError(f"unknown instruction kinds {sorted(unknown)}; known: {self.KINDS}")
         self.config = config
         self.rng = random.Random(seed)
         self.layout = layout or Layout()
         self.prog: list[_Pending] = []
         self.t = _Tracker()
         self.tile = False
-        self._build(length)
+        self._build(length, kinds)
 
     # ------------------------------------------------------------------ emission with tokens
 
@@ -158,7 +170,13 @@ class RandomProgram:
         q = Queue(values["queue"]) if opcode is Opcode.NOP else _QUEUE_OF.get(opcode)
         pops: dict[str, int] = {}
         if check and q is not None:
-            for p in sorted(self.t.needs(q, reads, writes)):
+            need = self.t.needs(q, reads, writes)
+            far = {Q_L: Q_S, Q_S: Q_L}.get(q)
+            if far in need:  # the relay through compute also orders everything compute issued so far
+                self._sync(far, q, pops)
+                need.pop(far)
+                need.pop(Q_C, None)
+            for p in sorted(need):
                 self._sync(p, q, pops)
         for p in waits_on or []:
             self.t.waited(p, q)
@@ -341,20 +359,46 @@ class RandomProgram:
             for q in Queue:
                 self.t.synced[(p, q)] = self.t.seq[p]
 
-    def _build(self, length: int) -> None:
+    def _nop(self) -> None:
+        self._emit(Opcode.NOP, {"queue": int(self.rng.choice(list(Queue)))}, set(), set())
+
+    def _dump(self) -> None:
+        """STORE every used SP and ACC row to the dump area, so the final on-chip state is compared too."""
+        lay, dim = self.layout, self.config.dim
+        self._emit(Opcode.STORE, {"src": Mem.SP, "dram_offset": lay.dump_offset, "x_size": lay.sp_used,
+                                  "x_stride": dim}, self._rows(Mem.SP, range(lay.sp_used)), set())
+        self._emit(Opcode.STORE, {"src": Mem.ACC, "dram_offset": lay.dump_offset + dim * lay.sp_used,
+                                  "x_size": lay.acc_used, "x_stride": 4 * dim},
+                   self._rows(Mem.ACC, range(lay.acc_used)), set())
+
+    def _build(self, length: int, kinds: tuple[str, ...]) -> None:
         self._init()
-        makers = [self._load, self._store, self._gemm, self._gemm, self._requant, self._vector, self._pool]
-        budget = self.layout.max_instrs - 1
-        while len(self.prog) < min(length, budget - 8):
-            r = self.rng.random()
-            if r < 0.04:
-                self._sync_all()
-            elif r < 0.08:
-                q = self.rng.choice(list(Queue))
-                self._emit(Opcode.NOP, {"queue": int(q)}, set(), set())
-            else:
-                self.rng.choice(makers)()
+        weights = {"load": 2, "store": 2, "gemm": 3, "requant": 2, "vector": 2, "pool": 2, "nop": 1, "sync": 1}
+        makers = {"load": self._load, "store": self._store, "gemm": self._gemm, "requant": self._requant,
+                  "vector": self._vector, "pool": self._pool, "nop": self._nop, "sync": self._sync_all}
+        choices = [k for k in kinds for _ in range(weights[k])]
+        budget = self.layout.max_instrs - 12  # room for token NOPs, the dump and END
+        while len(self.prog) < min(length, budget):
+            makers[self.rng.choice(choices)]()
+        self._dump()
         self.prog.append(_Pending(Opcode.END, {}, None))
+        self._check_pairing()
+
+    def _check_pairing(self) -> None:
+        """Every pop must take the one token its channel holds (the generator's invariant; a race otherwise)."""
+        counts = dict.fromkeys(_CHANNEL_FLAGS, 0)
+        for i, p in enumerate(self.prog):
+            if p.queue is None:
+                continue
+            for (src, dst), (_, pop_flag) in _CHANNEL_FLAGS.items():
+                if dst == p.queue and p.values.get(pop_flag):
+                    if counts[(src, dst)] != 1:
+                        raise AssertionError(f"instruction {i}: pop on {src.name}->{dst.name} finds "
+                                             f"{counts[(src, dst)]} tokens")
+                    counts[(src, dst)] = 0
+            for (src, dst), (push_flag, _) in _CHANNEL_FLAGS.items():
+                if src == p.queue and p.values.get(push_flag):
+                    counts[(src, dst)] += 1
 
     @property
     def instrs(self) -> list[Instr]:

@@ -156,8 +156,9 @@ class NpuSim:
                "NUX_TB_PAUSE": str(pause), "NUX_TB_DRAM": str(DRAM_SIZE)}
         if str(HERE) not in sys.path:  # the runner hands this process's sys.path to the simulator's Python
             sys.path.insert(0, str(HERE))
-        runner.test(test_module="nux_tb", hdl_toplevel="nux_npu", hdl_toplevel_lang="verilog", build_dir=self.build_dir, test_dir=workdir,
-                    extra_env=env, results_xml=str(workdir / "results.xml"), log_file=workdir / "sim.log")
+        runner.test(test_module="nux_tb", hdl_toplevel="nux_npu", hdl_toplevel_lang="verilog",
+                    build_dir=self.build_dir, test_dir=workdir, extra_env=env,
+                    results_xml=str(workdir / "results.xml"), log_file=workdir / "sim.log")
         if not results_path.exists():
             log = (workdir / "sim.log").read_text()[-3000:] if (workdir / "sim.log").exists() else ""
             raise RuntimeError(f"the cocotb bench wrote no results; end of its log:\n{log}")
