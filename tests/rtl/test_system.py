@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "cocotb"))
 sys.path.insert(0, str(HERE))
 
+from nux.golden.programs import tiled_gemm_program, tiled_gemm_requant_program  # noqa: E402
 from nux.isa import ErrorCode, Instr, NpuConfig  # noqa: E402
 from randprog import RandomProgram  # noqa: E402
 from rtl_system import Case, NpuSim, golden_outcome, mismatches, program_case  # noqa: E402
@@ -141,6 +142,29 @@ def check_error_codes_covered(cases: list[Case], config: NpuConfig) -> None:
     assert wanted <= codes, f"error cases miss {sorted(ErrorCode(c).name for c in wanted - codes)}"
 
 
+def gemm_case(config: NpuConfig, M: int, K: int, N: int, requant: bool, seed: int) -> Case:  # noqa: N803
+    """The ENF-level tiled GEMM programs of nux.golden.programs (double-buffered, all three queues overlap)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, (M, K), dtype=np.int8)
+    b = rng.integers(-128, 128, (K, N), dtype=np.int8)
+    if requant:
+        program, layout = tiled_gemm_requant_program(config, M, K, N, a_zp=3, w_zp=-2, out_zp=-5)
+        bias = rng.integers(-5000, 5000, N, dtype=np.int32)
+        m = rng.integers(1 << 29, 1 << 30, N, dtype=np.int32)
+        s = rng.integers(-10, -6, N, dtype=np.int32)
+        images = layout.images(a, b, bias, m, s, w_zp=-2)
+    else:
+        program, layout = tiled_gemm_program(config, M, K, N, a_zp=-7, w_zp=5)
+        images = layout.images(a, b, w_zp=5)
+    prog_offset = -(-layout.end // 32) * 32
+    case = program_case(f"gemm-{'requant' if requant else 'int32'}-{M}x{K}x{N}", program, images,
+                        arena_base=ARENA_BASE, arena_size=prog_offset + 32 * len(program))
+    code = case.dram[0][1]
+    case.dram[0] = (ARENA_BASE + prog_offset, code)
+    case.tasks = [(ARENA_BASE + prog_offset, len(program), ARENA_BASE, prog_offset + 32 * len(program), 0x6E)]
+    return case
+
+
 # ---------------------------------------------------------------------------------------------- tests
 
 @pytest.fixture(scope="module")
@@ -153,6 +177,13 @@ def test_instruction_classes_and_errors(ci_sim, tmp_path):
     errors = error_cases(CI_CONFIG)
     check_error_codes_covered(errors, CI_CONFIG)
     check_all(CI_CONFIG, ci_sim, class_cases(CI_CONFIG, range(2)) + errors, tmp_path, seed=11)
+
+
+def test_enf_gemm_programs(ci_sim, tmp_path):
+    """The tiled GEMM programs the foundation tests use (int32 out, and requant + ReLU), larger than SP/ACC."""
+    cases = [gemm_case(CI_CONFIG, 13, 10, 11, True, 1), gemm_case(CI_CONFIG, 70, 17, 9, True, 2),
+             gemm_case(CI_CONFIG, 100, 20, 24, False, 3)]
+    check_all(CI_CONFIG, ci_sim, cases, tmp_path, seed=3)
 
 
 def test_random_programs(ci_sim, tmp_path):
