@@ -14,6 +14,12 @@ from nux.errors import NuxError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="nux: an open int8 NPU and its SDK.")
 
+
+@app.callback()
+def _root() -> None:
+    """nux: quantize, compile and run int8 models on the nux NPU (golden model, Verilator, AWS F1/F2)."""
+    # A callback keeps Typer from collapsing the app into its only command when one module is registered.
+
 # Modules that define subcommands; each has `register(app: typer.Typer) -> None`.
 COMMAND_MODULES = [
     "nux.cli.info",
