@@ -73,6 +73,10 @@ class GoldenDevice:
 
     # ------------------------------------------------------------------ Device protocol
 
+    def __repr__(self) -> str:
+        c = self.config
+        return f"GoldenDevice(dim={c.dim}, sp_rows={c.sp_rows}, acc_rows={c.acc_rows}, dram={self.dram_size:#x})"
+
     def read32(self, addr: int) -> int:
         check_mmio(addr)
         with self._cond:
