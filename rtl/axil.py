@@ -162,6 +162,8 @@ class RegisterFile(wiring.Component):
                         m.d.sync += reg.eq((reg & ~strobe_mask) | (bus.wdata & strobe_mask))
         m.d.comb += [self.soft_reset.eq(write_ctrl[Ctrl.RESET.bit_length() - 1]),
                      self.perf_clear.eq(write_ctrl[Ctrl.PERF_CLEAR.bit_length() - 1])]
+        with m.If(self.perf_clear):  # a cleared counter must not show a stale latched high word
+            m.d.sync += [latch.eq(0) for latch in hi_latch]
 
         # ---- IRQ_STATUS: set by the core, W1C, cleared by CTRL.RESET
         w1c = Signal(2)

@@ -117,7 +117,6 @@ class NuxNpu(wiring.Component):
         cfg = self.config
         aborting = Signal()
         core_rst = Signal()
-        m.d.comb += core_rst.eq(aborting)  # `rst` resets everything anyway
 
         def core(name: str, unit):
             m.submodules[name] = ResetInserter(core_rst)(unit)
@@ -125,6 +124,8 @@ class NuxNpu(wiring.Component):
 
         m.submodules.axil = slave = AxiLiteSlave()
         m.submodules.regs = regs = RegisterFile(cfg)
+        # the core is reset from the very edge that clears the perf counters (`rst` resets everything anyway)
+        m.d.comb += core_rst.eq(aborting | regs.soft_reset)
         m.submodules.perf = perf = PerfCounters(cfg)
         m.submodules.axi = axim = AxiMaster(cfg.dram_addr_bits, cfg.axi_data_bits, n_readers=2)
         ctl = core("ctl", TaskController(cfg))
@@ -148,7 +149,7 @@ class NuxNpu(wiring.Component):
             m.d.sync += aborting.eq(1)
         with m.Elif(aborting & axim.quiet):
             m.d.sync += aborting.eq(0)
-        m.d.comb += axim.abort.eq(aborting)
+        m.d.comb += axim.abort.eq(core_rst)
 
         # ---- tasks
         m.d.comb += [ctl.doorbell.eq(regs.doorbell), ctl.task.eq(regs.task)]
@@ -193,7 +194,7 @@ class NuxNpu(wiring.Component):
                      cu.lut_wr.en.eq(load.lut_wr.en)]
 
         # ---- perf
-        m.d.comb += [perf.running.eq(ctl.running), perf.array_row.eq(cu.array_row),
+        m.d.comb += [perf.running.eq(ctl.running & ~core_rst), perf.array_row.eq(cu.array_row & ~core_rst),
                      perf.bytes_read.eq(load.bytes_read), perf.bytes_written.eq(store.bytes_written),
                      perf.instret.eq(disp.instret), perf.stall.eq(disp.stall), perf.clear.eq(regs.perf_clear),
                      regs.perf.eq(perf.counters)]

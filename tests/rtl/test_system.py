@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE))
 from nux.golden.programs import tiled_gemm_program, tiled_gemm_requant_program  # noqa: E402
 from nux.isa import ErrorCode, Instr, NpuConfig  # noqa: E402
 from randprog import RandomProgram  # noqa: E402
-from rtl_system import Case, NpuSim, golden_outcome, mismatches, program_case  # noqa: E402
+from rtl_system import Case, NpuSim, aborted, golden_outcome, mismatches, program_case  # noqa: E402
 
 pytestmark = pytest.mark.rtl
 
@@ -184,6 +184,15 @@ def test_enf_gemm_programs(ci_sim, tmp_path):
     cases = [gemm_case(CI_CONFIG, 13, 10, 11, True, 1), gemm_case(CI_CONFIG, 70, 17, 9, True, 2),
              gemm_case(CI_CONFIG, 100, 20, 24, False, 3)]
     check_all(CI_CONFIG, ci_sim, cases, tmp_path, seed=3)
+
+
+def test_reset_aborts_running_task(ci_sim, tmp_path):
+    """CTRL.RESET in the middle of DMA-heavy work: idle and clean at once, then the same work runs correctly."""
+    work = gemm_case(CI_CONFIG, 70, 17, 9, True, 2)
+    cases = []
+    for cycles in (40, 150, 400, 1000, 2500):
+        cases += [aborted(work, cycles), work]
+    check_all(CI_CONFIG, ci_sim, cases, tmp_path, seed=4)
 
 
 def test_random_programs(ci_sim, tmp_path):

@@ -79,6 +79,9 @@ async def run_cases(dut):
         for task in case.tasks:
             await submit(axil, task)
         cycles, timeout = 0, False
+        if case.abort_after:
+            await ClockCycles(dut.clk, case.abort_after)
+            await axil.write_dword(REG["CTRL"], int(Ctrl.RESET | Ctrl.PERF_CLEAR))
         while True:
             status = await axil.read_dword(REG["STATUS"])
             if status & Status.ERROR or not status & Status.BUSY:

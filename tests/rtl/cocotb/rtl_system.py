@@ -37,6 +37,13 @@ class Case:
     tasks: list[tuple[int, int, int, int, int]]
     regions: list[tuple[int, int]] = field(default_factory=lambda: [(0, DRAM_SIZE)])
     max_cycles: int = 400_000
+    #: when > 0: write CTRL.RESET this many cycles after the doorbells, in the middle of the work
+    abort_after: int = 0
+
+
+def aborted(case: Case, cycles: int) -> Case:
+    """`case` cut short by CTRL.RESET after `cycles`: the NPU must be idle and clean right after the write."""
+    return Case(f"{case.name}-abort@{cycles}", case.dram, case.tasks, regions=[], abort_after=cycles)
 
 
 def program_case(name: str, program: list[Instr], data: list[tuple[int, bytes]] = (), arena_base: int = 0x1000,
@@ -49,7 +56,14 @@ def program_case(name: str, program: list[Instr], data: list[tuple[int, bytes]] 
 
 
 def golden_outcome(config: NpuConfig, case: Case, timeout: float = 60.0) -> dict:
-    """What GoldenDevice shows after the case: the registers, counters, IRQ line and DRAM regions."""
+    """What GoldenDevice shows after the case: the registers, counters, IRQ line and DRAM regions.
+
+    For an aborted case: the state CTRL.RESET | PERF_CLEAR leaves (docs/isa.md section 6), whatever ran before.
+    """
+    if case.abort_after:
+        regs = dict.fromkeys(OBSERVED_REGS, 0)
+        regs["CMDQ_FREE"] = config.cmdq_depth
+        return {"name": case.name, "regs": regs, "counters": dict.fromkeys(PERF, 0), "irq": 0, "regions": []}
     with GoldenDevice(config, dram_size=DRAM_SIZE) as dev:
         dev.write32(REG["IRQ_ENABLE"], 3)
         for addr, data in case.dram:
