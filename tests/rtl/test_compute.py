@@ -67,22 +67,35 @@ class Run:
         self.acc: np.ndarray | None = None
         self.rows: list[int] = []  # cycles with array_row
         self.done: list[int] = []  # cycles with done
+        self.at_done: list[tuple[np.ndarray, np.ndarray]] = []  # (SP, ACC) as they were in each done cycle
         self.cycles = 0
 
 
-def simulate(config: NpuConfig, program: list[Instr], sp, acc, lut, max_cycles: int = 200_000) -> Run:
-    """Run `program` on the ComputeUnit with the given initial SP/ACC/LUT contents."""
+def simulate(config: NpuConfig, program: list[Instr], sp, acc, lut, max_cycles: int = 200_000,
+             gaps: np.random.Generator | None = None) -> Run:
+    """Run `program` on the ComputeUnit with the given initial SP/ACC/LUT contents.
+
+    With `gaps`, `issue.valid` drops for random stretches between instructions (as token waits do in the top),
+    and the memories are recorded in every cycle with a `done` pulse.
+    """
     dut = Harness(config, sp, acc)
     cu, dim = dut.cu, config.dim
     run = Run()
+    n_sp, n_acc = config.sp_rows, config.acc_rows
+    rows = [dut.sp.data[i] for i in range(n_sp)] + [dut.acc.data[i] for i in range(n_acc)] if gaps else []
 
     async def monitor(ctx):
         cycle = 0
-        async for _clk, _rst, row, done in ctx.tick().sample(cu.array_row, cu.done):
+        async for _clk, _rst, row, done, *mem in ctx.tick().sample(cu.array_row, cu.done, *rows):
             if row:
                 run.rows.append(cycle)
             if done:
                 run.done.append(cycle)
+                if rows:
+                    run.at_done.append((
+                        np.array([_unpack(w, 8, dim) for w in mem[:n_sp]], np.uint8),
+                        np.array([_unpack(w, 32, dim) for w in mem[n_sp:]], np.uint32).view(np.int32),
+                    ))
             cycle += 1
             run.cycles = cycle
 
@@ -92,6 +105,9 @@ def simulate(config: NpuConfig, program: list[Instr], sp, acc, lut, max_cycles: 
             await ctx.tick()
         ctx.set(cu.lut_wr, {"addr": 0, "data": 0, "en": 0})
         for pc, ins in enumerate(program):
+            if gaps is not None and gaps.random() < 0.5:
+                ctx.set(cu.issue.valid, 0)
+                await ctx.tick().repeat(int(gaps.integers(1, 40)))
             ctx.set(cu.issue.payload, {"instr": int.from_bytes(ins.encode(), "little"), "pc": pc})
             ctx.set(cu.issue.valid, 1)
             await ctx.tick().until(cu.issue.ready)
@@ -117,12 +133,34 @@ def simulate(config: NpuConfig, program: list[Instr], sp, acc, lut, max_cycles: 
     return run
 
 
-def golden(config: NpuConfig, program: list[Instr], sp, acc, lut) -> Machine:
+def golden(config: NpuConfig, program: list[Instr], sp, acc, lut, states: list | None = None) -> Machine:
+    """The golden Machine after `program`; `states` collects (SP, ACC) copies after each instruction."""
     machine = Machine(config, np.zeros(64, np.uint8))
     machine.sp[:], machine.acc[:], machine.lut[:] = sp, acc, lut
     for pc, ins in enumerate(program):
         execute(machine, ins, 0, pc, None)
+        if states is not None:
+            states.append((machine.sp.copy(), machine.acc.copy()))
     return machine
+
+
+def written_rows(ins: Instr) -> tuple[str, range]:
+    """The memory ("sp" or "acc") and rows an instruction writes."""
+    if ins.opcode is Opcode.GEMM:
+        return "acc", range(ins.acc_base, ins.acc_base + ins.x_size * ins.y_size)
+    if ins.opcode is Opcode.REQUANT:
+        return "sp", range(ins.sp_base, ins.sp_base + ins.n_rows)
+    return "sp", range(ins.out_base, ins.out_base + ins.x_size * ins.y_size)
+
+
+def check_done_timing(program: list[Instr], run: Run, states: list) -> None:
+    """In the cycle of instruction i's done pulse, all of i's writes are in memory (the token contract)."""
+    assert len(run.at_done) == len(program)
+    for i, ins in enumerate(program):
+        mem, rows = written_rows(ins)
+        got = run.at_done[i][0 if mem == "sp" else 1][rows.start : rows.stop]
+        want = states[i][0 if mem == "sp" else 1][rows.start : rows.stop]
+        assert (got == want).all(), f"instruction {i} ({ins}) signalled done before its {mem} writes landed"
 
 
 def initial_state(config: NpuConfig, rng: np.random.Generator):
@@ -135,10 +173,13 @@ def initial_state(config: NpuConfig, rng: np.random.Generator):
     return sp, acc.astype(np.int32), lut
 
 
-def check_against_golden(config: NpuConfig, program: list[Instr], seed: int) -> Run:
+def check_against_golden(config: NpuConfig, program: list[Instr], seed: int, gaps: bool = False) -> Run:
     sp, acc, lut = initial_state(config, np.random.default_rng(seed))
-    run = simulate(config, program, sp, acc, lut)
-    ref = golden(config, program, sp, acc, lut)
+    run = simulate(config, program, sp, acc, lut, gaps=np.random.default_rng(seed + 1) if gaps else None)
+    states: list = []
+    ref = golden(config, program, sp, acc, lut, states)
+    if gaps:
+        check_done_timing(program, run, states)
     assert len(run.done) == len(program)
     assert len(run.rows) == ref.counters["ARRAY_BUSY"], "array_row pulses differ from ARRAY_BUSY"
     bad_sp = np.nonzero((run.sp != ref.sp).any(axis=1))[0]
@@ -324,6 +365,13 @@ def test_pool(pop: PoolOp) -> None:
 def test_random_programs(seed: int) -> None:
     gen = ProgramGen(CONFIG, np.random.default_rng(1000 + seed))
     check_against_golden(CONFIG, [gen.any() for _ in range(10)], seed=1000 + seed)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_programs_with_issue_gaps(seed: int) -> None:
+    """Instructions arrive with random pauses; each done pulse finds all of its instruction's writes done."""
+    gen = ProgramGen(CONFIG, np.random.default_rng(2000 + seed))
+    check_against_golden(CONFIG, [gen.any() for _ in range(12)], seed=2000 + seed, gaps=True)
 
 
 def test_every_class_dim8() -> None:
