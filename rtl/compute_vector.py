@@ -247,7 +247,7 @@ class VectorEngine(wiring.Component):
                 m.d.sync += x3[n].eq(a * b)
             with m.Elif(op_max):
                 m.d.sync += x3[n].eq(Mux(a > b, a, b))
-            with m.Else():
+            with m.Elif(op_min):
                 m.d.sync += x3[n].eq(Mux(a < b, a, b))
             row = lut_rd[n].data
             m.d.sync += lut3[n].eq(row.word_select(lane2[n], 8) if lane_bits else row)

@@ -240,7 +240,6 @@ class ProgramGen:
     def requant(self) -> Instr:
         n = self._int(1, 8)
         out = self._out_stage()
-        out["out_signed"] = out["out_signed"]
         return Instr(Opcode.REQUANT, acc_base=self._int(0, self.c.acc_rows - n),
                      sp_base=self._int(0, self.c.sp_rows - n), n_rows=n, **out)
 
