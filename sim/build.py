@@ -35,13 +35,14 @@ from pathlib import Path
 from filelock import FileLock
 from nux.errors import NuxError
 from nux.isa import NpuConfig
+from nux.sim import wrapper
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 HARNESS_SOURCES = ("nux_sim.h", "nux_sim.cpp")
-TOP = "nux_npu"
+TOP = wrapper.TOP  # the registered-input wrapper around the NPU (see nux.sim.wrapper)
 LIBRARY_NAME = "libnux_sim.so"
 #: Bumped when the layout of a cache entry or the build recipe changes in a way the hash does not see.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 #: A shared object whose only exports are the nux_sim_* functions (the Verilator runtime stays private).
 LINK_FLAGS = "-shared -Wl,--exclude-libs,ALL"
 #: Compile flags of every object: position independent, nothing exported but what nux_sim.h marks.
@@ -150,7 +151,7 @@ def _tool_versions() -> str:
 
 
 def _generated_headers(config: NpuConfig, options: BuildOptions, parameters: dict[str, int]) -> dict[str, str]:
-    """nux_isa.h (register map, from nux.isa) and nux_sim_build.h (bus width, build-info JSON)."""
+    """nux_isa.h (register map, from nux.isa), nux_sim_build.h (bus width, build-info JSON) and the wrapper top."""
     from nux.isa.docgen import c_header
 
     info = json.dumps({"top": TOP, "config": config.to_dict(), "flags": options.verilator_args(),
@@ -161,7 +162,8 @@ def _generated_headers(config: NpuConfig, options: BuildOptions, parameters: dic
         f"#define NUX_AXI_DATA_BITS {config.axi_data_bits}\n"
         f'#define NUX_SIM_BUILD_INFO "{escaped}"\n'
     )
-    return {"nux_isa.h": c_header(), "nux_sim_build.h": build_h}
+    return {"nux_isa.h": c_header(), "nux_sim_build.h": build_h,
+            f"{TOP}.v": wrapper.wrapper_verilog(config, parameters)}
 
 
 def build_key(verilog: str, config: NpuConfig, options: BuildOptions, parameters: dict[str, int]) -> str:
@@ -190,7 +192,7 @@ def build(
     """Return the simulator library for `config`, building it if the cache has no entry for this content.
 
     verilog: the design; default: the real RTL for `config` (tests pass a stub with the same ports).
-    parameters: Verilog top-level parameter overrides (-G), e.g. for a parameterised stub.
+    parameters: Verilog parameter overrides of the `nux_npu` module, e.g. for a parameterised stub.
     progress: show a progress bar on stderr while Verilator and the compiler run.
     """
     options = options or BuildOptions()
@@ -239,15 +241,14 @@ def _build_into(
         shutil.copy(HARNESS_DIR / name, work / name)
     for name, text in _generated_headers(config, options, parameters).items():
         (work / name).write_text(text)
-    (work / f"{TOP}.v").write_text(verilog)
+    (work / f"{wrapper.DUT}.v").write_text(verilog)
     obj = work / "obj"
     verilate = [
         "verilator", *VERILATOR_FIXED_ARGS, "--Mdir", str(obj),
         *options.verilator_args(),
-        *[f"-G{name}={value}" for name, value in parameters.items()],
         "-CFLAGS", f"{CXX_FLAGS} -I{work}",
         "-o", str(work / LIBRARY_NAME),
-        str(work / f"{TOP}.v"), str(work / "nux_sim.cpp"),
+        str(work / f"{TOP}.v"), str(work / f"{wrapper.DUT}.v"), str(work / "nux_sim.cpp"),
     ]
     bar = _Progress(progress, f"nux sim build (dim {config.dim})")
     try:

@@ -1,8 +1,9 @@
 // nux_sim.cpp — the C ABI of nux_sim.h around the Verilated `nux_npu`: clock, reset, an AXI-Lite master for
 // MMIO, an AXI4 DRAM slave with latency and bandwidth, run-until loops and FST tracing.
 //
-// Compiled by nux.sim.build together with two generated headers: nux_isa.h (register offsets, from nux.isa) and
-// nux_sim_build.h (NUX_AXI_DATA_BITS and the build-info JSON). Port widths follow the NpuConfig, so every access
+// Compiled by nux.sim.build together with the generated wrapper top `nux_sim_top` (nux.sim.wrapper: the NPU with
+// registered inputs) and two generated headers: nux_isa.h (register offsets, from nux.isa) and nux_sim_build.h
+// (NUX_AXI_DATA_BITS and the build-info JSON). Port widths follow the NpuConfig, so every access
 // to a data or address port goes through the width-generic helpers below (Verilator represents a port as
 // CData/SData/IData/QData or VlWide<N> depending on its width).
 
@@ -17,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "Vnux_npu.h"
+#include "Vnux_sim_top.h"
 #include "nux_isa.h"
 #include "nux_sim_build.h"
 #include "verilated.h"
@@ -25,6 +26,7 @@
 
 namespace {
 
+using Vtop = Vnux_sim_top;
 constexpr unsigned kDataBytes = NUX_AXI_DATA_BITS / 8;
 constexpr size_t kMaxOutstanding = 16;  // bursts the DRAM model accepts per direction before back-pressuring
 
@@ -71,9 +73,18 @@ struct Response {
 
 }  // namespace
 
+// The harness drives the NPU through `nux_sim_top` (nux.sim.wrapper): each NPU input X is a flop fed by the
+// top-level input X_d. One clock cycle is: sample this cycle's handshakes (NPU outputs settled by the last eval,
+// the harness's own outputs in `cur`), advance the bus models, write what the harness drives next cycle to the
+// X_d inputs, then the rising edge (the flops and the NPU update together) and a cheap falling-edge eval.
+struct Driven {  // harness outputs as the NPU sees them during the current cycle
+    bool arready = false, awready = false, wready = false, rvalid = false, bvalid = false;
+    bool lite_awvalid = false, lite_wvalid = false, lite_arvalid = false;
+};
+
 struct nux_sim {
     std::unique_ptr<VerilatedContext> ctx;
-    std::unique_ptr<Vnux_npu> top;
+    std::unique_ptr<Vtop> top;
     std::unique_ptr<VerilatedFstC> trace;
     std::vector<uint8_t> dram;
     uint32_t latency = 0;
@@ -86,7 +97,7 @@ struct nux_sim {
 
     std::deque<Burst> reads, writes;  // accepted AR / AW bursts, served in order
     std::deque<Response> bresps;
-    bool r_presenting = false;        // a read beat is on the R channel, waiting for rready
+    Driven cur;
 
     // AXI-Lite master: one transaction at a time.
     bool lite_aw = false, lite_w = false, lite_ar = false, lite_b_seen = false, lite_r_seen = false;
@@ -123,88 +134,8 @@ struct nux_sim {
         return b;
     }
 
-    void set_read_channel() {
-        Vnux_npu &t = *top;
-        if (!r_presenting && !reads.empty() && reads.front().ready_at <= cycles && rd_credit >= 1.0) {
-            r_presenting = true;
-            rd_credit -= 1.0;
-        }
-        t.m_axi_rvalid = r_presenting;
-        if (r_presenting) {
-            const Burst &b = reads.front();
-            const uint64_t a = beat_addr(b, b.beat);
-            uint8_t word[kDataBytes] = {};
-            const bool ok = word_in_dram(a);
-            if (ok) std::memcpy(word, &dram[a & ~uint64_t(kDataBytes - 1)], kDataBytes);
-            put_bytes(t.m_axi_rdata, word);
-            t.m_axi_rresp = ok ? 0 : 3;  // DECERR
-            t.m_axi_rid = b.id;
-            t.m_axi_rlast = b.beat + 1 == b.beats;
-        }
-    }
-
-    // One clock cycle: sample handshakes before the rising edge, clock, then update the bus models' outputs.
-    void cycle() {
-        Vnux_npu &t = *top;
-        const bool ar_fire = t.m_axi_arvalid && t.m_axi_arready;
-        const bool r_fire = t.m_axi_rvalid && t.m_axi_rready;
-        const bool aw_fire = t.m_axi_awvalid && t.m_axi_awready;
-        const bool w_fire = t.m_axi_wvalid && t.m_axi_wready;
-        const bool b_fire = t.m_axi_bvalid && t.m_axi_bready;
-        const bool law_fire = t.s_axil_awvalid && t.s_axil_awready;
-        const bool lw_fire = t.s_axil_wvalid && t.s_axil_wready;
-        const bool lar_fire = t.s_axil_arvalid && t.s_axil_arready;
-        const bool lb_fire = t.s_axil_bvalid && t.s_axil_bready;
-        const bool lr_fire = t.s_axil_rvalid && t.s_axil_rready;
-        if (ar_fire) reads.push_back(accept(t.m_axi_arid, t.m_axi_araddr, t.m_axi_arlen, t.m_axi_arsize,
-                                            t.m_axi_arburst, "AR"));
-        if (aw_fire) writes.push_back(accept(t.m_axi_awid, t.m_axi_awaddr, t.m_axi_awlen, t.m_axi_awsize,
-                                             t.m_axi_awburst, "AW"));
-        if (w_fire) take_write_beat();
-        if (lr_fire) {
-            lite_r_seen = true;
-            lite_rdata = t.s_axil_rdata;
-        }
-        if (lb_fire) lite_b_seen = true;
-
-        t.clk = 1;
-        t.eval();
-        ++cycles;
-        dump(2 * cycles);
-
-        if (r_fire) {
-            Burst &b = reads.front();
-            r_presenting = false;
-            if (++b.beat == b.beats) reads.pop_front();
-        }
-        if (b_fire) bresps.pop_front();
-        if (law_fire) lite_aw = false;
-        if (lw_fire) lite_w = false;
-        if (lar_fire) lite_ar = false;
-
-        rd_credit = std::min(rd_credit + bandwidth, 1.0);
-        wr_credit = std::min(wr_credit + bandwidth, 1.0);
-        t.m_axi_arready = reads.size() < kMaxOutstanding;
-        t.m_axi_awready = writes.size() < kMaxOutstanding;
-        t.m_axi_wready = !writes.empty() && wr_credit >= 1.0;
-        set_read_channel();
-        const bool b_ready = !bresps.empty() && bresps.front().ready_at <= cycles;
-        t.m_axi_bvalid = b_ready;
-        if (b_ready) {
-            t.m_axi_bid = bresps.front().id;
-            t.m_axi_bresp = bresps.front().resp;
-        }
-        t.s_axil_awvalid = lite_aw;
-        t.s_axil_wvalid = lite_w;
-        t.s_axil_arvalid = lite_ar;
-
-        t.clk = 0;
-        t.eval();
-        dump(2 * cycles + 1);
-    }
-
     void take_write_beat() {
-        Vnux_npu &t = *top;
+        Vtop &t = *top;
         if (writes.empty()) {
             protocol("W beat without a write address");
             return;
@@ -230,22 +161,105 @@ struct nux_sim {
         }
     }
 
+    // What the harness drives during cycle `next`, written to the wrapper's X_d inputs.
+    Driven drive(uint64_t next) {
+        Vtop &t = *top;
+        Driven d;
+        rd_credit = std::min(rd_credit + bandwidth, 1.0);
+        wr_credit = std::min(wr_credit + bandwidth, 1.0);
+        d.arready = reads.size() < kMaxOutstanding;
+        d.awready = writes.size() < kMaxOutstanding;
+        d.wready = !writes.empty() && wr_credit >= 1.0;
+        d.rvalid = cur.rvalid;  // a presented beat stays until taken (cleared by the caller on r_fire)
+        if (!d.rvalid && !reads.empty() && reads.front().ready_at <= next && rd_credit >= 1.0) {
+            d.rvalid = true;
+            rd_credit -= 1.0;
+        }
+        if (d.rvalid) {
+            const Burst &b = reads.front();
+            const uint64_t a = beat_addr(b, b.beat);
+            uint8_t word[kDataBytes] = {};
+            const bool ok = word_in_dram(a);
+            if (ok) std::memcpy(word, &dram[a & ~uint64_t(kDataBytes - 1)], kDataBytes);
+            put_bytes(t.m_axi_rdata_d, word);
+            t.m_axi_rresp_d = ok ? 0 : 3;  // DECERR
+            t.m_axi_rid_d = b.id;
+            t.m_axi_rlast_d = b.beat + 1 == b.beats;
+        }
+        d.bvalid = !bresps.empty() && bresps.front().ready_at <= next;
+        if (d.bvalid) {
+            t.m_axi_bid_d = bresps.front().id;
+            t.m_axi_bresp_d = bresps.front().resp;
+        }
+        d.lite_awvalid = lite_aw;
+        d.lite_wvalid = lite_w;
+        d.lite_arvalid = lite_ar;
+        t.m_axi_arready_d = d.arready;
+        t.m_axi_awready_d = d.awready;
+        t.m_axi_wready_d = d.wready;
+        t.m_axi_rvalid_d = d.rvalid;
+        t.m_axi_bvalid_d = d.bvalid;
+        t.s_axil_awvalid_d = d.lite_awvalid;
+        t.s_axil_wvalid_d = d.lite_wvalid;
+        t.s_axil_arvalid_d = d.lite_arvalid;
+        return d;
+    }
+
+    void cycle() {
+        Vtop &t = *top;
+        // this cycle's handshakes
+        const bool ar_fire = t.m_axi_arvalid && cur.arready;
+        const bool r_fire = cur.rvalid && t.m_axi_rready && !reads.empty();
+        const bool aw_fire = t.m_axi_awvalid && cur.awready;
+        const bool w_fire = t.m_axi_wvalid && cur.wready;
+        const bool b_fire = cur.bvalid && t.m_axi_bready && !bresps.empty();
+        if (ar_fire) reads.push_back(accept(t.m_axi_arid, t.m_axi_araddr, t.m_axi_arlen, t.m_axi_arsize,
+                                            t.m_axi_arburst, "AR"));
+        if (aw_fire) writes.push_back(accept(t.m_axi_awid, t.m_axi_awaddr, t.m_axi_awlen, t.m_axi_awsize,
+                                             t.m_axi_awburst, "AW"));
+        if (w_fire) take_write_beat();
+        if (r_fire) {
+            Burst &b = reads.front();
+            cur.rvalid = false;
+            if (++b.beat == b.beats) reads.pop_front();
+        }
+        if (b_fire) bresps.pop_front();
+        if (cur.lite_awvalid && t.s_axil_awready) lite_aw = false;
+        if (cur.lite_wvalid && t.s_axil_wready) lite_w = false;
+        if (cur.lite_arvalid && t.s_axil_arready) lite_ar = false;
+        if (t.s_axil_bvalid) lite_b_seen = true;  // bready is always 1
+        if (t.s_axil_rvalid) {                     // rready is always 1
+            lite_r_seen = true;
+            lite_rdata = t.s_axil_rdata;
+        }
+        const Driven next = drive(cycles + 1);
+
+        t.clk = 1;
+        t.eval();
+        ++cycles;
+        cur = next;
+        dump(2 * cycles);
+        t.clk = 0;
+        t.eval();
+        dump(2 * cycles + 1);
+    }
+
     void reset(uint32_t n) {
+        // Drop every transaction in flight. The flops still show this cycle's outputs to the NPU once more, but
+        // it is about to be reset, so whatever it does with them is void.
         reads.clear();
         writes.clear();
         bresps.clear();
-        r_presenting = false;
+        cur.rvalid = cur.bvalid = false;
         lite_aw = lite_w = lite_ar = lite_b_seen = lite_r_seen = false;
-        Vnux_npu &t = *top;
-        t.s_axil_awvalid = t.s_axil_wvalid = t.s_axil_arvalid = 0;
-        t.s_axil_bready = t.s_axil_rready = 1;
-        t.s_axil_wstrb = 0xF;
-        t.m_axi_rvalid = t.m_axi_bvalid = 0;
-        t.rst = 1;
+        Vtop &t = *top;
+        t.s_axil_bready_d = t.s_axil_rready_d = 1;
+        t.s_axil_wstrb_d = 0xF;
+        t.rst_d = 1;
+        // the NPU sees rst one cycle after rst_d: n cycles of reset, then one to release it
         for (uint32_t i = 0; i < (n ? n : 1); ++i) cycle();
-        t.rst = 0;
-        t.clk = 0;
-        t.eval();
+        t.rst_d = 0;
+        cycle();
     }
 
     int wait_lite(bool &seen, const char *what, uint32_t addr) {
@@ -262,23 +276,17 @@ struct nux_sim {
     }
 
     int mmio_write(uint32_t addr, uint32_t value) {
-        Vnux_npu &t = *top;
-        t.s_axil_awaddr = addr;
-        t.s_axil_wdata = value;
-        t.s_axil_awvalid = t.s_axil_wvalid = 1;
+        top->s_axil_awaddr_d = addr;
+        top->s_axil_wdata_d = value;
         lite_aw = lite_w = true;
         lite_b_seen = false;
-        t.eval();
         return wait_lite(lite_b_seen, "write", addr);
     }
 
     int mmio_read(uint32_t addr, uint32_t *value) {
-        Vnux_npu &t = *top;
-        t.s_axil_araddr = addr;
-        t.s_axil_arvalid = 1;
+        top->s_axil_araddr_d = addr;
         lite_ar = true;
         lite_r_seen = false;
-        t.eval();
         const int rc = wait_lite(lite_r_seen, "read", addr);
         *value = lite_rdata;
         return rc;
@@ -319,7 +327,7 @@ nux_sim *nux_sim_create(uint64_t dram_size, uint32_t latency, double bandwidth) 
         sim->ctx = std::make_unique<VerilatedContext>();
         sim->ctx->traceEverOn(true);
         sim->ctx->fatalOnError(false);
-        sim->top = std::make_unique<Vnux_npu>(sim->ctx.get(), "nux_npu");
+        sim->top = std::make_unique<Vtop>(sim->ctx.get(), "nux_sim_top");
         sim->dram.assign(dram_size, 0);
         sim->latency = latency;
         sim->bandwidth = bandwidth;
