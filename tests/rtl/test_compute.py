@@ -394,3 +394,12 @@ def test_random_programs_dim8(seed: int) -> None:
     config = NpuConfig(dim=8, sp_rows=128, acc_rows=64)
     gen = ProgramGen(config, np.random.default_rng(7000 + seed))
     check_against_golden(config, [gen.any() for _ in range(20)], seed=7000 + seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dim", [16, 32])
+def test_every_class_large_dims(dim: int) -> None:
+    config = NpuConfig(dim=dim, sp_rows=128, acc_rows=64)
+    gen = ProgramGen(config, np.random.default_rng(dim))
+    program = [gen.gemm(), gen.gemm(), gen.requant(), *(gen.vector(v) for v in VectorOp), gen.pool(), gen.gemm()]
+    check_against_golden(config, program, seed=dim, gaps=True)
