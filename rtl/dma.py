@@ -22,7 +22,7 @@ from nux.rtl.dispatch import issue_signature, view
 
 ADDR_BITS = 64  # arena offsets and byte addresses are computed wide enough never to wrap
 ROW_LAYOUT = data.StructLayout({"offset": ADDR_BITS, "pad": 1, "last": 1})
-META_DEPTH = 8
+META_DEPTH = 32  # rows in flight: covers the DRAM latency at one row per cycle
 
 
 def error_signature() -> wiring.Signature:
@@ -181,22 +181,22 @@ class LoadUnit(wiring.Component):
         second_addr = Signal(ADDR_BITS)
         second_len = Signal(8)
         rd = self.rd
-        with m.If(ar_left == 0):
-            with m.If(walker.rows.valid & meta.w_rdy):
-                m.d.comb += [walker.rows.ready.eq(1), meta.w_en.eq(1), mw.skew.eq(geo.skew),
-                             mw.beats.eq(geo.beats), mw.length.eq(length), mw.last.eq(row.last)]
-                fetch = ~row.pad & in_arena
-                m.d.comb += mw.pad.eq(~fetch)
-                with m.If(~row.pad & ~in_arena):
-                    report(m, ErrorCode.INTERNAL)
-                with m.If(fetch):
-                    m.d.sync += [rd.araddr.eq(geo.first), rd.arlen.eq(geo.beats1 - 1),
-                                 second_addr.eq(geo.first + (geo.beats1 << (B.bit_length() - 1))),
-                                 second_len.eq(geo.beats - geo.beats1 - 1), ar_left.eq(1 + geo.split)]
-        with m.Else():
-            m.d.comb += rd.arvalid.eq(1)
-            with m.If(rd.arready):
-                m.d.sync += [ar_left.eq(ar_left - 1), rd.araddr.eq(second_addr), rd.arlen.eq(second_len)]
+        # a row is taken when the previous row's last AR is gone (or leaving this cycle): one AR per cycle
+        m.d.comb += rd.arvalid.eq(ar_left != 0)
+        with m.If((ar_left != 0) & rd.arready):
+            m.d.sync += [ar_left.eq(ar_left - 1), rd.araddr.eq(second_addr), rd.arlen.eq(second_len)]
+        can_take = (ar_left == 0) | ((ar_left == 1) & rd.arready)
+        with m.If(can_take & walker.rows.valid & meta.w_rdy):
+            m.d.comb += [walker.rows.ready.eq(1), meta.w_en.eq(1), mw.skew.eq(geo.skew),
+                         mw.beats.eq(geo.beats), mw.length.eq(length), mw.last.eq(row.last)]
+            fetch = ~row.pad & in_arena
+            m.d.comb += mw.pad.eq(~fetch)
+            with m.If(~row.pad & ~in_arena):
+                report(m, ErrorCode.INTERNAL)
+            with m.If(fetch):
+                m.d.sync += [rd.araddr.eq(geo.first), rd.arlen.eq(geo.beats1 - 1),
+                             second_addr.eq(geo.first + (geo.beats1 << (B.bit_length() - 1))),
+                             second_len.eq(geo.beats - geo.beats1 - 1), ar_left.eq(1 + geo.split)]
 
         # ---- response side: collect the row's beats, realign, write the row
         mr = data.View(meta_layout, meta.r_data)
