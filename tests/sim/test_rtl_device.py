@@ -91,3 +91,21 @@ def test_trace_option_of_the_driver_dumps_a_run(tmp_path) -> None:
     data = path.read_bytes()
     assert data[0] == 0 and int.from_bytes(data[1:9], "big") == 329  # FST header block
     assert len(data) > 1000
+
+
+def test_wrapper_ports_match_the_rtl_top() -> None:
+    """nux_sim_top registers every NPU input: its port table must be exactly the generated top's ports."""
+    import re
+
+    from nux.sim.build import rtl_verilog
+    from nux.sim.wrapper import ports
+
+    for config in (CONFIG, TEST_CONFIGS[2]):  # 64- and 128-bit buses (the dim-16 Verilog is shared with tests/driver)
+        text = rtl_verilog(config)
+        body = text[text.index("module nux_npu(") : text.index("endmodule", text.index("module nux_npu("))]
+        declared = {
+            name: (direction, int(msb) + 1 if msb else 1)
+            for direction, msb, name in re.findall(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s*)?(\w+);", body, re.M)
+        }
+        assert declared.pop("clk") == ("input", 1)
+        assert declared == {name: (direction, width) for name, direction, width in ports(config)}
