@@ -5,6 +5,7 @@ the build lock, so a session builds each design once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from nux.isa import NpuConfig
@@ -26,3 +27,11 @@ def make_stub() -> Iterator[Callable[..., object]]:
     yield make
     for device in devices:
         device.close()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test here builds with Verilator: mark them `rtl`, so `-m "not rtl"` keeps a quick run quick."""
+    here = str(Path(__file__).parent)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.rtl)
