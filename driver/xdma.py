@@ -8,8 +8,9 @@ silently truncated.
 
 Options (all optional): `channel` (K, default 0), `user`, `h2c`, `c2h` (node paths, so tests can point them at
 ordinary files), `dram_size` (bytes; default 2**CFG_DRAM_ADDR_BITS read from the device), `dram_base` (card
-address of device address 0, default 0), `chunk` (bytes per DMA request), `events` (path of
-`/dev/xdmaN_events_K`, or True for the default one: block on it instead of polling STATUS).
+address of device address 0, default 0), `chunk` (bytes per DMA request), `events` (True, a
+user-interrupt number K, or a path: block on `/dev/xdmaN_events_K` (K = 0 for True) instead of polling the IRQ
+registers; the CL must wire the NPU's irq to that user interrupt).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class XdmaDevice:
         dram_size: int | None = None,
         dram_base: int = 0,
         chunk: int = DEFAULT_CHUNK,
-        events: str | bool | None = None,
+        events: str | int | bool | None = None,
     ):
         if chunk <= 0:
             raise DeviceError(f"xdma: chunk must be positive, got {chunk}")
@@ -50,8 +51,8 @@ class XdmaDevice:
             "h2c": h2c or f"{prefix}_h2c_{channel}",
             "c2h": c2h or f"{prefix}_c2h_{channel}",
         }
-        if events is True:
-            events = f"{prefix}_events_{channel}"
+        if events is True or (isinstance(events, int) and not isinstance(events, bool)):
+            events = f"{prefix}_events_{0 if events is True else events}"  # user interrupt K, not a DMA channel
         self._fds: list[int] = []
         try:
             self._user = self._open(self.paths["user"], os.O_RDWR, "XDMA user BAR (MMIO)")

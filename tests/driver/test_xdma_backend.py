@@ -202,3 +202,10 @@ def test_irq_wait_polls_the_irq_registers(nodes, tmp_path):
             dev.write32(REG["IRQ_ENABLE"], 0)
         finally:
             dev.close()
+
+
+def test_event_file_names_the_user_interrupt(nodes):
+    with pytest.raises(DeviceError, match="XDMA event file /dev/xdma0_events_3 not found"):
+        open_fake(nodes, events=3)
+    with pytest.raises(DeviceError, match="/dev/xdma0_events_0 not found"):
+        open_fake(nodes, events=True)
