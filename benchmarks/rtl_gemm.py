@@ -20,7 +20,7 @@ import numpy as np
 from nux.golden.programs import tiled_gemm_program
 from nux.isa import PERF, REG, Instr, NpuConfig, Status, assemble
 
-PROG_BASE = 0x10_0000
+PROG_BASE = 0x80_0000  # above the operands of a 512^3 GEMM
 
 
 def resident_program(config: NpuConfig, M: int, K: int, N: int) -> list[Instr]:  # noqa: N803

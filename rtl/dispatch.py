@@ -276,10 +276,11 @@ class QueueExec(wiring.Component):
         retire = inflight.r_rdy & (r_nop | (pending != 0) | unit.done)
         m.d.comb += [inflight.r_en.eq(retire), self.retired.eq(retire)]
         m.d.sync += pending.eq(pending + unit.done - (retire & ~r_nop))
-        with m.If(retire):
-            for bit, ch in ((r_push_prev, sp), (r_push_next, sn)):
-                if ch is not None:
-                    m.d.comb += self.tok_push[ch].eq(bit)
+        pushes = [Const(0, 1)] * N_CHANNELS  # whole-vector assignment: channels this queue lacks are tied to 0
+        for bit, ch in ((r_push_prev, sp), (r_push_next, sn)):
+            if ch is not None:
+                pushes[ch] = retire & bit
+        m.d.comb += self.tok_push.eq(Cat(*pushes))
         m.d.comb += self.idle.eq(~fifo.r_rdy & ~inflight.r_rdy & unit.idle)
         return m
 
