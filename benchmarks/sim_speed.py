@@ -101,6 +101,7 @@ def study_variants(base: BuildOptions) -> list[tuple[str, BuildOptions]]:
         ("x-assign/x-initial unique", replace(base, x_assign="unique", x_initial="unique")),
         ("C++ -Os (verilated.mk)", replace(base, opt_cxx="-Os")),
         ("C++ -O3", replace(base, opt_cxx="-O3")),
+        ("C++ -O3 -march=native", replace(base, opt_cxx="-O3 -march=native")),
         ("trace not compiled in", replace(base, trace=False)),
         ("--threads 2", replace(base, threads=2)),
     ]
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, help="GEMM M = K = N (default: 256 at dim 4, else 512)")
     parser.add_argument("--study", action="store_true", help="flag study at dim 8")
     parser.add_argument("--cache", type=Path, help="build cache directory (default: the user cache)")
+    parser.add_argument("--only", nargs="+", default=[], help="study only variants whose label contains one of these")
     args = parser.parse_args()
     if args.cache:
         os.environ["NUX_SIM_CACHE"] = str(args.cache)
@@ -123,7 +125,8 @@ def main() -> None:
     if args.study:
         size = args.size or 256
         for label, options in study_variants(base):
-            measure(configs[8], size, options, label)
+            if not args.only or any(word in label for word in args.only):
+                measure(configs[8], size, options, label)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "gemm.fst"
             measure(configs[8], size, base, "default, FST trace on", trace=path)

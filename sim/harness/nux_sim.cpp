@@ -22,7 +22,11 @@
 #include "nux_isa.h"
 #include "nux_sim_build.h"
 #include "verilated.h"
+#if VM_TRACE
 #include "verilated_fst_c.h"
+#else
+struct VerilatedFstC {};  // built without tracing (BuildOptions(trace=False)): nux_sim_trace_open refuses
+#endif
 
 namespace {
 
@@ -108,7 +112,11 @@ struct nux_sim {
         if (protocol_errors++ == 0) protocol_error = msg;
     }
     void dump(uint64_t t) {
+#if VM_TRACE
         if (trace) trace->dump(t);
+#else
+        (void)t;
+#endif
     }
 
     // True when the whole bus word holding `addr` lies inside DRAM.
@@ -412,6 +420,7 @@ int nux_sim_trace_open(nux_sim *sim, const char *path) {
         sim->fail("null trace path");
         return NUX_SIM_EINVAL;
     }
+#if VM_TRACE
     nux_sim_trace_close(sim);
     // The FST writer does not report an unwritable path, so probe it first.
     std::FILE *probe = std::fopen(path, "wb");
@@ -435,12 +444,20 @@ int nux_sim_trace_open(nux_sim *sim, const char *path) {
     sim->trace = std::move(trace);
     sim->dump(2 * sim->cycles + 1);
     return NUX_SIM_OK;
+#else
+    sim->fail(std::string("cannot open trace file ") + path + ": this simulator was built without tracing");
+    return NUX_SIM_EIO;
+#endif
 }
 
 void nux_sim_trace_close(nux_sim *sim) {
+#if VM_TRACE
     if (!sim->trace) return;
     sim->trace->close();
     sim->trace.reset();
+#else
+    (void)sim;
+#endif
 }
 
 }  // extern "C"

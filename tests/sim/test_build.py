@@ -13,7 +13,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from nux.isa import NPU_ID, REG
 from nux.sim.build import BuildOptions, SimBuildError, build, build_key, cache_dir
+from nux.sim.library import SimError, Simulator, load_library
 from simrig import STUB, STUB_CONFIG, stub_parameters
 
 CHEAP = BuildOptions(opt_cxx="-O0", trace=False)
@@ -76,6 +78,11 @@ def test_concurrent_builds_build_once_then_the_cache_hits(private_cache) -> None
     assert "compiling" in first_err and second_err == ""  # progress is shown only while building
     hit = stub_build(progress=True)
     assert hit.build_seconds is None and str(hit.library) == first["library"]
+    sim = Simulator(load_library(hit.library), dram_size=1 << 16)  # the library works ...
+    assert sim.mmio_read(REG["ID"]) == NPU_ID
+    with pytest.raises(SimError, match="built without tracing"):  # ... and says why it cannot trace
+        sim.trace_open(private_cache / "x.fst")
+    sim.close()
     meta = json.loads((hit.entry / "build.json").read_text())
     assert meta["config"] == STUB_CONFIG.to_dict() and meta["cxx"] == "-O0"
     entries = sorted(p.name for p in private_cache.iterdir() if p.is_dir())
