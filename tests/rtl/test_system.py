@@ -20,9 +20,9 @@ sys.path.insert(0, str(HERE / "cocotb"))
 sys.path.insert(0, str(HERE))
 
 from nux.golden.programs import tiled_gemm_program, tiled_gemm_requant_program  # noqa: E402
-from nux.isa import ErrorCode, Instr, NpuConfig  # noqa: E402
+from nux.isa import ErrorCode, Instr, NpuConfig, assemble  # noqa: E402
 from randprog import RandomProgram  # noqa: E402
-from rtl_system import Case, NpuSim, aborted, golden_outcome, mismatches, program_case  # noqa: E402
+from rtl_system import DRAM_SIZE, Case, NpuSim, aborted, golden_outcome, mismatches, program_case  # noqa: E402
 
 pytestmark = pytest.mark.rtl
 
@@ -50,7 +50,7 @@ def check_all(config: NpuConfig, sim: NpuSim, cases: list[Case], workdir: Path, 
     assert [o["name"] for o in observed] == [c.name for c in cases]
     failures = []
     for case, obs in zip(cases, observed, strict=True):
-        problems = mismatches(golden_outcome(config, case), obs)
+        problems = mismatches(golden_outcome(config, case), obs, case.check_counters)
         if problems:
             failures.append(f"{case.name}: " + "; ".join(problems[:6]))
     assert not failures, f"{len(failures)}/{len(cases)} cases differ from the golden model:\n" + "\n".join(failures)
@@ -124,6 +124,17 @@ def error_cases(config: NpuConfig) -> list[Case]:
         case = program_case(f"bad-task-{name}", ok, arena_base=ARENA_BASE)
         case.tasks = [task]
         cases.append(case)
+    # BUS_ERROR: DRAM (64 KiB here) answers SLVERR past its end, inside a valid arena
+    fetch_past = program_case("bus-error-fetch", [*work, Instr("end")], data, arena_base=0x8000, arena_size=0x10000)
+    fetch_past.dram = [(DRAM_SIZE - 64, fetch_past.dram[0][1][:64]), (0x8000 + 0x400, data[0][1])]
+    fetch_past.tasks = [(DRAM_SIZE - 64, 4, 0x8000, 0x10000, 0x42)]  # instruction 2 lies past the DRAM
+    cases.append(fetch_past)
+    load_past = program_case("bus-error-load", [*work[:1], Instr("nop", queue=1, pop_prev=1), Instr("end")], data,
+                             arena_base=0x8000, arena_size=0x10000)
+    load_past.dram[0] = (0x8000, assemble([Instr("load", dram_offset=DRAM_SIZE - 0x8000 - 8, x_size=4,
+                                                 x_stride=dim, push_next=1)]) + load_past.dram[0][1][32:])
+    load_past.check_counters = False
+    cases.append(load_past)
     # a faulting first task keeps the queued ones from starting; the next case shows the reset recovers
     case = program_case("error-then-queued", [Instr("gemm", preload=0)], arena_base=ARENA_BASE, extra_tasks=2)
     cases.append(case)
@@ -138,7 +149,7 @@ def check_error_codes_covered(cases: list[Case], config: NpuConfig) -> None:
         outcome = golden_outcome(config, case)
         codes.add((outcome["regs"]["STATUS"] >> 8) & 0xFF)
     wanted = {ErrorCode.ILLEGAL_OPCODE, ErrorCode.BAD_FIELD, ErrorCode.BAD_DEP, ErrorCode.SPAD_OOB,
-              ErrorCode.ARENA_VIOLATION, ErrorCode.PROGRAM_OVERRUN, ErrorCode.BAD_TASK}
+              ErrorCode.ARENA_VIOLATION, ErrorCode.PROGRAM_OVERRUN, ErrorCode.BAD_TASK, ErrorCode.BUS_ERROR}
     assert wanted <= codes, f"error cases miss {sorted(ErrorCode(c).name for c in wanted - codes)}"
 
 

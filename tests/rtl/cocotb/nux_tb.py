@@ -28,6 +28,20 @@ def _pauses(rng: random.Random, probability: float):
         yield rng.random() < probability
 
 
+def decode_past_end(ram: AxiRam, size: int) -> None:
+    """Make the DRAM answer SLVERR beyond its last byte (AxiRam would wrap the address around instead)."""
+    for port, method in ((ram.read_if, "_read"), (ram.write_if, "_write")):
+        inner = getattr(port, method)
+
+        async def checked(address, arg, inner=inner):
+            n = arg if isinstance(arg, int) else len(arg)
+            if address + n > size:
+                raise ValueError(f"access at 0x{address:x} past the end of DRAM")
+            return await inner(address, arg)
+
+        setattr(port, method, checked)
+
+
 async def submit(axil: AxiLiteMaster, task) -> None:
     prog_base, prog_len, arena_base, arena_size, tag = task
     for name, value in (("TASK_PROG_BASE_LO", prog_base & 0xFFFFFFFF), ("TASK_PROG_BASE_HI", prog_base >> 32),
@@ -60,6 +74,7 @@ async def run_cases(dut):
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
     ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=dram_size)
+    decode_past_end(ram, dram_size)
     if pause > 0:
         for channel in (ram.write_if.aw_channel, ram.write_if.w_channel, ram.write_if.b_channel,
                         ram.read_if.ar_channel, ram.read_if.r_channel):

@@ -39,6 +39,9 @@ class Case:
     max_cycles: int = 400_000
     #: when > 0: write CTRL.RESET this many cycles after the doorbells, in the middle of the work
     abort_after: int = 0
+    #: compare INSTRET and DMA byte counters (not for data-bus errors: the golden model detects those before
+    #: executing the instruction, the hardware while executing it, so how much it counted is not architectural)
+    check_counters: bool = True
 
 
 def aborted(case: Case, cycles: int) -> Case:
@@ -92,7 +95,7 @@ def golden_outcome(config: NpuConfig, case: Case, timeout: float = 60.0) -> dict
     return {"name": case.name, "regs": regs, "counters": counters, "irq": irq, "regions": regions}
 
 
-def mismatches(expected: dict, observed: dict) -> list[str]:
+def mismatches(expected: dict, observed: dict, check_counters: bool = True) -> list[str]:
     """Human-readable differences (deterministic state only: CYCLES and STALL_* are timing)."""
     out = []
     if observed.get("timeout"):
@@ -100,7 +103,7 @@ def mismatches(expected: dict, observed: dict) -> list[str]:
     for name in OBSERVED_REGS:
         if expected["regs"][name] != observed["regs"][name]:
             out.append(f"{name}: golden 0x{expected['regs'][name]:x}, rtl 0x{observed['regs'][name]:x}")
-    for name in DETERMINISTIC_COUNTERS:
+    for name in DETERMINISTIC_COUNTERS if check_counters else ():
         if expected["counters"][name] != observed["counters"][name]:
             out.append(f"{name}: golden {expected['counters'][name]}, rtl {observed['counters'][name]}")
     if expected["irq"] != observed["irq"]:
