@@ -20,6 +20,7 @@ of `harness/nux_sim.h` is exported and several libraries, one per NpuConfig, can
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -69,7 +70,7 @@ class BuildOptions:
     """
 
     opt_verilator: str = "-O3"
-    opt_cxx: str = "-O2"
+    opt_cxx: str = "-O3 -march=native"
     x_assign: str = "fast"
     x_initial: str = "fast"
     threads: int = 1
@@ -145,7 +146,9 @@ def rtl_verilog(config: NpuConfig) -> str:
     return text
 
 
+@functools.cache
 def _tool_versions() -> str:
+    """Verilator and compiler versions and the host CPU (the model is compiled with -march=native)."""
     from nux.toolchain import verilator_version
 
     cxx = os.environ.get("CXX", "g++")
@@ -153,7 +156,21 @@ def _tool_versions() -> str:
         out = subprocess.run([cxx, "--version"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise SimBuildError(f"C++ compiler {cxx!r} not usable: {exc}") from exc
-    return f"verilator {verilator_version()}; {out.splitlines()[0] if out else cxx}"
+    return f"verilator {verilator_version()}; {out.splitlines()[0] if out else cxx}; cpu {_host_cpu()}"
+
+
+def _host_cpu() -> str:
+    """The CPU model and a hash of its feature flags (what -march=native compiles for)."""
+    import platform
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine() or "unknown"
+    model = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
+    flags = re.search(r"^(?:flags|Features)\s*:\s*(.+)$", info, re.M)
+    digest = hashlib.sha256((flags.group(1) if flags else "").encode()).hexdigest()[:12]
+    return f"{platform.machine()} {model.group(1).strip() if model else ''} flags {digest}"
 
 
 def _generated_headers(config: NpuConfig, options: BuildOptions, parameters: dict[str, int]) -> dict[str, str]:

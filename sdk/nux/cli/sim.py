@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from nux.isa import NpuConfig
+from nux.sim.build import BuildOptions
 
 _DEFAULTS = NpuConfig()
 
@@ -28,14 +29,14 @@ def build_command(
     dram_addr_bits: Annotated[int, typer.Option(help="DRAM address width")] = _DEFAULTS.dram_addr_bits,
     cmdq_depth: Annotated[int, typer.Option(help="command queue depth")] = _DEFAULTS.cmdq_depth,
     threads: Annotated[int, typer.Option(help="Verilator --threads for the model's eval")] = 1,
-    opt: Annotated[str, typer.Option(help="C++ optimisation level of the model")] = "-O2",
+    opt: Annotated[str, typer.Option(help="C++ optimisation flags of the model")] = BuildOptions().opt_cxx,
     trace: Annotated[bool, typer.Option("--trace/--no-trace", help="compile FST tracing support in")] = True,
     verilog: Annotated[
         Path | None, typer.Option(help="simulate this Verilog file instead of the generated RTL", exists=True)
     ] = None,
 ) -> None:
     """Build (or find in the cache) the simulator library for one NpuConfig; print its path and build time."""
-    from nux.sim.build import BuildOptions, build
+    from nux.sim.build import build
 
     config = NpuConfig(dim=dim, sp_rows=sp_rows, acc_rows=acc_rows, axi_data_bits=axi_data_bits,
                        dram_addr_bits=dram_addr_bits, cmdq_depth=cmdq_depth)
