@@ -75,3 +75,18 @@ def npu(make_npu) -> Npu:
 def device(npu):
     """The raw Device under the `npu` fixture."""
     return npu.device
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(config, items):
+    """A simulated NPU is built (Verilator, minutes) per NpuConfig: in CI, sim runs every test on DEFAULT_CONFIG
+    and the other configs only in the slow sweep. golden runs all configs everywhere (it builds nothing)."""
+    here = os.path.dirname(__file__)
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            str(item.path).startswith(here)
+            and str(params.get("backend", "")).split(":", 1)[0] == "sim"
+            and params.get("config", DEFAULT_CONFIG) != DEFAULT_CONFIG
+        ):
+            item.add_marker(pytest.mark.slow)
