@@ -349,6 +349,19 @@ class Dispatcher(wiring.Component):
                                     + queues[Queue.STORE].retired + dispatcher_retired)
         target = Signal(2)
 
+        for qe in queues.values():
+            m.d.comb += [qe.push.payload.instr.eq(instr), qe.push.payload.pc.eq(pc)]
+
+        def offer(queue_sel) -> None:
+            """Present the instruction to queue `queue_sel`; on to the next one when it is taken."""
+            m.next = "ISSUE"
+            for q, qe in queues.items():
+                with m.If(queue_sel == q):
+                    m.d.comb += qe.push.valid.eq(1)
+                    with m.If(qe.push.ready):
+                        m.d.sync += pc.eq(pc + 1)
+                        m.next = "FETCH"
+
         def fail(m, error_code, at_pc):
             m.d.sync += [code.eq(error_code), err_pc.eq(at_pc)]
             m.next = "DRAIN"
@@ -385,16 +398,11 @@ class Dispatcher(wiring.Component):
                     with m.Switch(checker.queue):
                         with m.Case(DISPATCHER):
                             m.next = "DRAIN_OP"
-                        with m.Default():
-                            m.next = "ISSUE"
-            with m.State("ISSUE"):
+                        with m.Default():  # straight into the queue when it has room (2 cycles/instruction)
+                            offer(checker.queue)
+            with m.State("ISSUE"):  # the queue was full: keep offering
                 m.d.comb += self.running.eq(1)
-                for q, qe in queues.items():
-                    m.d.comb += [qe.push.payload.instr.eq(instr), qe.push.payload.pc.eq(pc),
-                                 qe.push.valid.eq(target == q)]
-                    with m.If((target == q) & qe.push.ready):
-                        m.d.sync += pc.eq(pc + 1)
-                        m.next = "FETCH"
+                offer(target)
             with m.State("DRAIN_OP"):  # SYNC or END: wait for every queue to drain
                 m.d.comb += self.running.eq(1)
                 with m.If(rt_err):

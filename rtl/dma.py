@@ -304,6 +304,11 @@ class StoreUnit(wiring.Component):
             report(m, ErrorCode.BUS_ERROR)
         m.d.comb += [self.sp_rd.addr.eq(src_row), self.acc_rd.addr.eq(src_row)]
 
+        def read_next_row() -> None:
+            m.d.comb += [walker.rows.ready.eq(1), self.sp_rd.en.eq(1), self.acc_rd.en.eq(1)]
+            m.d.sync += [offset.eq(row.offset), last.eq(row.last)]
+            m.next = "SHIFT"
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.cmd.issue.ready.eq(1), self.cmd.idle.eq(b_out == 0)]
@@ -319,9 +324,7 @@ class StoreUnit(wiring.Component):
                     m.next = "ROW"
             with m.State("ROW"):  # read the next row from SP/ACC
                 with m.If(walker.rows.valid):
-                    m.d.comb += [walker.rows.ready.eq(1), self.sp_rd.en.eq(1), self.acc_rd.en.eq(1)]
-                    m.d.sync += [offset.eq(row.offset), last.eq(row.last)]
-                    m.next = "SHIFT"
+                    read_next_row()
             with m.State("SHIFT"):  # row data arrives: place it in beat position
                 row_bytes = Mux(is_acc, self.acc_rd.data, Cat(self.sp_rd.data, Const(0, dim * 24)))
                 lane_mask = Signal(dim * 4)
@@ -346,8 +349,13 @@ class StoreUnit(wiring.Component):
                 with m.If(wr.wready):
                     m.d.sync += beat.eq(beat + 1)
                     with m.If(beat == burst_end):
-                        with m.If(beat == geo.beats - 1):
-                            m.next = "NEXT"
+                        with m.If(beat == geo.beats - 1):  # row done: start reading the next one at once
+                            with m.If(last):
+                                m.next = "DRAIN"
+                            with m.Elif(walker.rows.valid):
+                                read_next_row()
+                            with m.Else():
+                                m.next = "ROW"
                         with m.Else():  # second burst, from the 4 KiB page boundary
                             m.d.sync += [burst_end.eq(geo.beats - 1), wr.awaddr.eq(geo.first + ((beat + 1) << lb)),
                                          wr.awlen.eq(geo.beats - geo.beats1 - 1)]
