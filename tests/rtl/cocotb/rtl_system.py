@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import sys
 import time
 import types
@@ -25,6 +26,7 @@ from nux.isa import DETERMINISTIC_COUNTERS, PERF, REG, Instr, NpuConfig, Status,
 
 HERE = Path(__file__).resolve().parent
 DRAM_SIZE = 1 << 16
+KEEP_BUILDS = 4  # Verilator builds kept in the cache (one per config and RTL version)
 OBSERVED_REGS = ("STATUS", "FAULT_PC", "FAULT_TAG", "COMPLETED", "LAST_TAG", "IRQ_STATUS", "CMDQ_FREE")
 
 
@@ -136,6 +138,15 @@ class NpuSim:
                 source.write_text(text)
                 self._build(source)
                 (self.build_dir / "built.ok").write_text("ok\n")
+                self._prune(Path(cache_root))
+
+    def _prune(self, cache_root: Path, keep: int = KEEP_BUILDS) -> None:
+        """Drop the oldest builds (each RTL change makes a new one) so the cache stays bounded."""
+        builds = sorted((d for d in cache_root.glob("nux_npu_*") if d.is_dir() and d != self.build_dir),
+                        key=lambda d: d.stat().st_mtime, reverse=True)
+        for old in builds[keep - 1:]:
+            shutil.rmtree(old, ignore_errors=True)
+            Path(str(old) + ".lock").unlink(missing_ok=True)
 
     def _build(self, source: Path) -> None:
         from cocotb_tools.runner import get_runner
