@@ -8,6 +8,7 @@ from nux.cli import main
 def test_info_on_golden(capsys):
     assert main(["info", "--device", "golden", "-O", "dram_size=0x100000"]) == 0
     out = capsys.readouterr().out
+    assert "id       0x4e555831 (NUX1)" in out
     assert "version  ISA v1.0" in out
     assert "config   dim=8  sp_rows=4096" in out  # GoldenDevice's default NpuConfig
     assert "memory   0x100000 bytes" in out

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nux.isa import ERROR_DOCS, ErrorCode
+from nux.isa import ERROR_DOCS, REG, ErrorCode
 
 DeviceOption = Annotated[
     str, typer.Option("-d", "--device", help="device string: golden, sim, xdma[:N], pci:<BDF>")
@@ -34,6 +34,7 @@ def info(device: DeviceOption = "golden", option: BackendOptions = None) -> None
         state = "error" if status["error"] else "busy" if status["busy"] else "idle"
         lines = [
             f"device   {device}  ({npu.device!r})",
+            f"id       0x{npu.device.read32(REG['ID']):08x} (NUX1)",
             f"version  ISA v{npu.version[0]}.{npu.version[1]}",
             "config   " + "  ".join(f"{k}={v}" for k, v in npu.config.to_dict().items()),
             f"memory   0x{npu.memory.size:x} bytes of device DRAM",
