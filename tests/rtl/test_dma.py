@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 from nux.golden import Machine
-from nux.isa import Instr, Mem, NpuConfig, assemble
+from nux.isa import ErrorCode, Instr, Mem, NpuConfig, assemble
 from nux.rtl.dma import LoadUnit, StoreUnit
 from nux.rtl.fetch import FetchUnit
 
@@ -118,13 +118,15 @@ def golden_machine(dram: bytearray, instr: Instr, sp: np.ndarray, acc: np.ndarra
     return m
 
 
-def run_unit(unit, instr: Instr, serve, on_tick=None, max_cycles: int = 5000) -> None:
+def run_unit(unit, instr: Instr, serve, on_tick=None, max_cycles: int = 5000, arena_size: int = ARENA_SIZE,
+             expect_error: int = 0) -> None:
+    """Issue `instr` to the unit and run until its `done`; the unit must then report `expect_error` (0: none)."""
     sim = Simulator(unit)
     sim.add_clock(1e-8)
 
     async def bench(ctx):
         ctx.set(unit.arena_base, ARENA)
-        ctx.set(unit.arena_size, ARENA_SIZE)
+        ctx.set(unit.arena_size, arena_size)
         ctx.set(unit.cmd.issue.payload.instr, int.from_bytes(instr.encode(), "little"))
         ctx.set(unit.cmd.issue.payload.pc, 7)
         ctx.set(unit.cmd.issue.valid, 1)
@@ -133,7 +135,10 @@ def run_unit(unit, instr: Instr, serve, on_tick=None, max_cycles: int = 5000) ->
             if ready:
                 ctx.set(unit.cmd.issue.valid, 0)
             if done:
-                assert not ctx.get(unit.error.valid), f"unexpected error {ctx.get(unit.error.code)}"
+                error = ctx.get(unit.error.code) if ctx.get(unit.error.valid) else 0
+                assert error == expect_error, f"{instr}: error {error}, expected {expect_error}"
+                if error:
+                    assert ctx.get(unit.error.pc) == 7
                 return
         raise AssertionError(f"{instr} did not finish in {max_cycles} cycles")
 
@@ -253,3 +258,22 @@ def test_fetch_streams_program_across_pages_with_backpressure():
     assert [pc for pc, _ in got] == list(range(n))
     assert b"".join(b for _, b in got) == code
     assert memory.bursts >= n // 4
+
+
+@pytest.mark.parametrize("opcode", ["load", "store"])
+def test_per_access_arena_check_reports_internal(opcode):
+    """A row outside the arena that dispatch let through is skipped and reported as INTERNAL; the unit finishes."""
+    dram = bytearray(0x8000)
+    instr = Instr(opcode, dram_offset=0x100, x_size=3, x_stride=0x10)
+    unit = LoadUnit(CONFIG) if opcode == "load" else StoreUnit(CONFIG)
+    memory = AxiMemory(dram, CONFIG.axi_data_bits // 8, 1)
+
+    async def serve(ctx):
+        if opcode == "load":
+            await memory.serve_reads(ctx, unit.rd)
+        else:
+            await memory.serve_writes(ctx, unit.wr)
+
+    # the second row (offset 0x110..0x113) ends past an arena of 0x112 bytes
+    run_unit(unit, instr, serve, arena_size=0x112, expect_error=ErrorCode.INTERNAL)
+    assert memory.bursts == 1, "only the row inside the arena may reach the bus"
