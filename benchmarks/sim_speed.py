@@ -109,7 +109,7 @@ def study_variants(base: BuildOptions) -> list[tuple[str, BuildOptions]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dims", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--dims", type=int, nargs="*", default=[4, 8, 16])
     parser.add_argument("--size", type=int, help="GEMM M = K = N (default: 256 at dim 4, else 512)")
     parser.add_argument("--study", action="store_true", help="flag study at dim 8")
     parser.add_argument("--cache", type=Path, help="build cache directory (default: the user cache)")
