@@ -190,11 +190,12 @@ def test_instruction_classes_and_errors(ci_sim, tmp_path):
     check_all(CI_CONFIG, ci_sim, class_cases(CI_CONFIG, range(2)) + errors, tmp_path, seed=11)
 
 
-def test_enf_gemm_programs(ci_sim, tmp_path):
+@pytest.mark.parametrize("pause", [0.0, 0.3], ids=["full-speed", "backpressure"])
+def test_enf_gemm_programs(ci_sim, tmp_path, pause):
     """The tiled GEMM programs the foundation tests use (int32 out, and requant + ReLU), larger than SP/ACC."""
     cases = [gemm_case(CI_CONFIG, 13, 10, 11, True, 1), gemm_case(CI_CONFIG, 70, 17, 9, True, 2),
              gemm_case(CI_CONFIG, 100, 20, 24, False, 3)]
-    check_all(CI_CONFIG, ci_sim, cases, tmp_path, seed=3)
+    check_all(CI_CONFIG, ci_sim, cases, tmp_path, seed=3, pause=pause)
 
 
 def test_reset_aborts_running_task(ci_sim, tmp_path):
