@@ -136,13 +136,14 @@ def rtl_verilog(config: NpuConfig) -> str:
         for source in sorted(root.rglob("*.py")):
             digest.update(str(source.relative_to(root)).encode() + b"\0" + source.read_bytes())
     path = cache_dir() / "verilog" / f"{digest.hexdigest()[:32]}.v"
-    if path.is_file():
-        return path.read_text()
-    text = generate_verilog(config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with FileLock(str(path.with_suffix(".lock"))):  # parallel test workers generate it once
+        if path.is_file():
+            return path.read_text()
+        text = generate_verilog(config)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return text
 
 
