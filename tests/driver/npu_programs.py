@@ -6,25 +6,11 @@ import math
 
 import numpy as np
 from nux.enf import DType, Enf, Layout, Program, Step, StepKind, TensorInfo, TensorRole, tensor_nbytes
-from nux.isa import TEST_CONFIGS, Instr, NpuConfig, assemble
+from nux.golden.programs import copy_program
+from nux.isa import TEST_CONFIGS, NpuConfig, assemble
 
 #: the config most tests use (small, so simulation stays fast)
 DEFAULT_CONFIG: NpuConfig = TEST_CONFIGS[1]
-
-
-def copy_program(config: NpuConfig, src: int, dst: int, rows: int, extra: list[Instr] | None = None) -> list[Instr]:
-    """LOAD `rows` rows of dim bytes from arena offset `src` into SP, STORE them to `dst`, END.
-
-    `extra` instructions go between the STORE and END (to plant a fault after real work).
-    """
-    d = config.dim
-    return [
-        Instr("load", dram_offset=src, x_size=rows, x_stride=d),
-        Instr("sync"),
-        Instr("store", dram_offset=dst, x_size=rows, x_stride=d),
-        *(extra or []),
-        Instr("end"),
-    ]
 
 
 def copy_enf(

@@ -11,6 +11,7 @@ import pytest
 from nux.driver import Npu, NpuTimeout, open_device
 from nux.driver.device import DeviceError
 from nux.enf import Enf, Program
+from nux.golden.programs import copy_program
 from nux.isa import TEST_CONFIGS, ConfigError, Instr, Mem, NpuConfig, PoolOp, assemble
 
 CONFIG = TEST_CONFIGS[0]  # dim 4: the cheapest build
@@ -20,17 +21,6 @@ CONFIG = TEST_CONFIGS[0]  # dim 4: the cheapest build
 def npu():
     with Npu("sim", timeout=30.0, config=CONFIG, dram_size=1 << 22, progress=False) as npu:
         yield npu
-
-
-def copy_program(config: NpuConfig, src: int, dst: int, rows: int) -> list[Instr]:
-    """LOAD rows into SP, wait, STORE them elsewhere, END."""
-    d = config.dim
-    return [
-        Instr("load", dram_offset=src, x_size=rows, x_stride=d),
-        Instr("sync"),
-        Instr("store", dram_offset=dst, x_size=rows, x_stride=d),
-        Instr("end"),
-    ]
 
 
 def endless_program(config: NpuConfig, pools: int = 64) -> list[Instr]:

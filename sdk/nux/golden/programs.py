@@ -36,6 +36,19 @@ class ProgramError(NuxError):
     """A GEMM cannot be tiled as requested (sizes, zero points or buffers that do not fit the config)."""
 
 
+def copy_program(config: NpuConfig, src: int, dst: int, rows: int, extra: list[Instr] | None = None) -> list[Instr]:
+    """The smallest useful program: LOAD `rows` rows of dim bytes from arena offset `src` into SP, STORE them to
+    `dst`, END. `extra` instructions go between the STORE and END (to plant a fault after real work)."""
+    d = config.dim
+    return [
+        Instr("load", dram_offset=src, x_size=rows, x_stride=d),
+        Instr("sync"),
+        Instr("store", dram_offset=dst, x_size=rows, x_stride=d),
+        *(extra or []),
+        Instr("end"),
+    ]
+
+
 def _align(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
