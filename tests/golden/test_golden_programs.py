@@ -42,12 +42,13 @@ def result(machine, layout) -> np.ndarray:
     return layout.output(machine.dram[layout.c : layout.c + size].tobytes())
 
 
+@pytest.mark.parametrize("a_tiled", [False, True])
 @pytest.mark.parametrize(("M", "K", "N"), [(13, 10, 11), (40, 8, 8), (5, 3, 30), (70, 17, 9)])
-def test_requant_gemm_in_order_and_decoupled(M, K, N):  # noqa: N803
+def test_requant_gemm_in_order_and_decoupled(M, K, N, a_tiled):  # noqa: N803
     rng = np.random.default_rng(M * K * N)
     a, b, bias, m, s = operands(rng, M, K, N)
     zps = dict(a_zp=3, w_zp=-2)
-    program, layout = tiled_gemm_requant_program(CONFIG, M, K, N, out_zp=-5, **zps)
+    program, layout = tiled_gemm_requant_program(CONFIG, M, K, N, out_zp=-5, a_tiled=a_tiled, **zps)
     expected = gemm_requant_reference(a, b, bias, m, s, out_zp=-5, **zps)
     images = layout.images(a, b, bias, m, s, w_zp=-2)
     machine, base = load_task(program, layout, images)
@@ -60,11 +61,12 @@ def test_requant_gemm_in_order_and_decoupled(M, K, N):  # noqa: N803
         np.testing.assert_array_equal(result(machine, layout), expected)
 
 
-def test_int32_gemm_larger_than_the_memories():
+@pytest.mark.parametrize("a_tiled", [False, True])
+def test_int32_gemm_larger_than_the_memories(a_tiled):
     rng = np.random.default_rng(1)
     M, K, N = 100, 20, 24  # noqa: N806
     a, b, *_ = operands(rng, M, K, N)
-    program, layout = tiled_gemm_program(CONFIG, M, K, N, a_zp=-7, w_zp=5)
+    program, layout = tiled_gemm_program(CONFIG, M, K, N, a_zp=-7, w_zp=5, a_tiled=a_tiled)
     assert M * (K // 4) > CONFIG.sp_rows and M * N // 4 > CONFIG.acc_rows
     expected = (a.astype(np.int64) + 7) @ (b.astype(np.int64) - 5)
     images = layout.images(a, b, w_zp=5)
@@ -121,3 +123,29 @@ def test_bad_requests_are_refused():
     with pytest.raises(ProgramError, match="shape"):
         layout.images(np.zeros((8, 7), dtype=np.int8), np.zeros((8, 8), dtype=np.int8))
     assert Instr("end") in tiled_gemm_program(CONFIG, 8, 8, 8)[0]
+
+
+def test_tiled_a_tile_loads_are_contiguous():
+    """With a_tiled every A LOAD reads dim-byte rows back to back (one range the DMA can burst)."""
+    M, K, N = 70, 17, 9  # noqa: N806
+    program, layout = tiled_gemm_program(CONFIG, M, K, N, a_tiled=True)
+    a_end = layout.a + layout.KT * M * CONFIG.dim
+    a_loads = [i for i in program if i.opcode is Opcode.LOAD and layout.a <= i.dram_offset < a_end]
+    assert len(a_loads) == -(-M // layout.tile_m) * -(-N // (CONFIG.dim * layout.tile_nt)) * layout.KT
+    assert all(i.x_stride == CONFIG.dim and i.y_size == 1 for i in a_loads)
+    a = np.arange(M * K, dtype=np.int64).reshape(M, K).astype(np.int8)
+    packed = np.frombuffer(layout.pack_a(a), np.int8).reshape(layout.KT, M, CONFIG.dim)
+    np.testing.assert_array_equal(packed[1, 5, :], a[5, 4:8])
+    np.testing.assert_array_equal(packed[4, :, 1:], 0)  # lanes past K = 17
+
+
+def test_planner_reuses_a_tiles_across_column_tiles():
+    """512^3 at dim 8 (default memories): A is reused across >= 2 column tiles and both tiles fit."""
+    config = NpuConfig(dim=8)
+    layout = plan_gemm(config, 512, 512, 512, requant=False)
+    assert layout.tile_nt >= 2
+    sp = 2 * layout.tile_m + 2 * layout.tile_nt * config.dim
+    assert sp <= config.sp_rows and 2 * layout.tile_m * layout.tile_nt <= config.acc_rows
+    # explicit tiles are honoured
+    assert (plan_gemm(config, 512, 512, 512, requant=False, tile_m=512).tile_nt) == 1
+    assert plan_gemm(config, 512, 512, 512, requant=False, tile_nt=4).tile_m == 128

@@ -17,6 +17,18 @@ buffer two blocks later. Instructions are emitted so that every pop follows its 
 
 Weights are pre-tiled in DRAM (as a compiler lays out constants): tile (kt, nt) is dim x dim bytes at
 `w + (kt * NT + nt) * dim * dim`, row i holding input lane i (k = kt*dim + i), padded with the weight zero point.
+
+A is row-major (M, K) by default, the layout a host hands over: each LOAD row is dim bytes at a K-byte stride,
+one short DRAM burst per row. With `a_tiled=True` the planner lays A out as a compiler would lay out an
+activation it produces itself: K-chunk major, chunk kt holding M rows of dim bytes back to back at
+`a + (kt * M + m) * dim` (lanes past K are zero and never read: LOAD's row_elems pads them with a_zp), so the
+LOAD of an A tile is one contiguous range that the load unit streams as long bursts.
+
+Tiles are chosen for data reuse: for each tile_m (a power of two up to 512, or M) the widest tile_nt that fits
+SP and ACC double-buffered, then the pair with the fewest estimated cycles, a step costing
+max(compute rows, loaded rows / DMA_ROWS_PER_CYCLE) -- a wider tile_nt reuses each loaded A tile across more
+column tiles, so 512^3 at dim 8 runs 256 x 2 tiles (272 rows loaded per 512 rows computed) rather than
+512 x 1 (520 loaded per 512).
 """
 
 from __future__ import annotations
@@ -30,6 +42,8 @@ from nux.golden import kernels
 from nux.isa import Instr, Mem, NpuConfig, Opcode
 
 ALIGN = 64
+DMA_ROWS_PER_CYCLE = 0.9  # sustained load rate the tile model assumes (one beat per cycle DRAM, minus bubbles)
+MAX_TILE_M = 512
 
 
 class ProgramError(NuxError):
@@ -63,9 +77,10 @@ def _byte(value: int, name: str) -> int:
 class GemmLayout:
     """Where the operands live (arena offsets) and how the GEMM is tiled.
 
-    a: A int8 (M, K) row-major; w: pre-tiled B; bias: int32 per column (NT*dim); params: per column tile, a row of
-    int32 multipliers then a row of int32 shifts; c: the output, int8 (M, N) row-major after requant, int32
-    (M, N) row-major without. `end` is one past the last byte; place the program at or after it.
+    a: A int8, (M, K) row-major or K-chunk major when `a_tiled` (module docstring); w: pre-tiled B; bias: int32
+    per column (NT*dim); params: per column tile, a row of int32 multipliers then a row of int32 shifts; c: the
+    output, int8 (M, N) row-major after requant, int32 (M, N) row-major without. `end` is one past the last
+    byte; place the program at or after it.
     """
 
     config: NpuConfig
@@ -81,6 +96,7 @@ class GemmLayout:
     params: int
     c: int
     end: int
+    a_tiled: bool = False
 
     @property
     def KT(self) -> int:  # noqa: N802 - the usual GEMM names
@@ -95,6 +111,25 @@ class GemmLayout:
         return 1 if self.requant else 4
 
     # ------------------------------------------------------------------ host-side data images
+
+    def pack_a(self, a: np.ndarray) -> bytes:
+        """A (M, K) int8 as stored at `a`: row-major, or K-chunk major with zero lanes past K when a_tiled."""
+        arr = _checked(a, (self.M, self.K), np.int8, "A")
+        if not self.a_tiled:
+            return arr.tobytes()
+        dim = self.config.dim
+        padded = np.zeros((self.M, self.KT * dim), dtype=np.int8)
+        padded[:, : self.K] = arr
+        return np.ascontiguousarray(padded.reshape(self.M, self.KT, dim).transpose(1, 0, 2)).tobytes()
+
+    def a_row(self, m: int, kt: int) -> int:
+        """Arena offset of A's row m, lanes [kt*dim, kt*dim + dim), and the stride to row m + 1."""
+        dim = self.config.dim
+        return self.a + ((kt * self.M + m) * dim if self.a_tiled else m * self.K + kt * dim)
+
+    @property
+    def a_stride(self) -> int:
+        return self.config.dim if self.a_tiled else self.K
 
     def pack_weights(self, b: np.ndarray, w_zp: int = 0) -> bytes:
         """B (K, N) int8 as dim x dim tiles in (kt, nt) order, padded with w_zp (so padding contributes 0)."""
@@ -124,7 +159,7 @@ class GemmLayout:
     def images(self, a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None, m: np.ndarray | None = None,
                s: np.ndarray | None = None, w_zp: int = 0) -> list[tuple[int, bytes]]:
         """(arena offset, bytes) of every input the program reads."""
-        out = [(self.a, _checked(a, (self.M, self.K), np.int8, "A").tobytes()), (self.w, self.pack_weights(b, w_zp))]
+        out = [(self.a, self.pack_a(a)), (self.w, self.pack_weights(b, w_zp))]
         if self.requant:
             if bias is None or m is None or s is None:
                 raise ProgramError("a requantizing GEMM needs bias, multipliers and shifts")
@@ -157,33 +192,77 @@ def _fits(config: NpuConfig, tile_m: int, tile_nt: int, requant: bool) -> bool:
     return sp <= config.sp_rows and acc <= config.acc_rows
 
 
+def _step_cycles(config: NpuConfig, rows: int, nts: int) -> float:
+    """Modelled cycles of one k step of a rows x nts block: compute and loads overlap, the slower one counts."""
+    return max(rows * nts, (rows + nts * config.dim) / DMA_ROWS_PER_CYCLE)
+
+
+def _estimate(config: NpuConfig, M: int, NT: int, tile_m: int, tile_nt: int) -> float:  # noqa: N803
+    """Modelled cycles per k chunk of the whole GEMM (blocks x steps; ragged edge blocks included)."""
+    total = 0.0
+    for rows, m_count in ((tile_m, M // tile_m), (M % tile_m, 1)):
+        for nts, n_count in ((tile_nt, NT // tile_nt), (NT % tile_nt, 1)):
+            if rows and nts and m_count and n_count:
+                total += m_count * n_count * _step_cycles(config, rows, nts)
+    return total
+
+
+def _widest_nt(config: NpuConfig, tile_m: int, nt_total: int, requant: bool) -> int:
+    nt = nt_total
+    while nt > 1 and not _fits(config, tile_m, nt, requant):
+        nt -= 1
+    return nt
+
+
+def _choose_tiles(config: NpuConfig, M: int, nt_total: int, requant: bool) -> tuple[int, int]:  # noqa: N803
+    """The (tile_m, tile_nt) with the fewest modelled cycles among fitting ones; ties go to the larger tile_m."""
+    top = min(M, MAX_TILE_M)
+    candidates = {top} | {1 << i for i in range(top.bit_length()) if 1 << i <= top}
+    best: tuple[float, int, int] | None = None
+    for tile_m in sorted(candidates, reverse=True):
+        tile_nt = _widest_nt(config, tile_m, nt_total, requant)
+        if not _fits(config, tile_m, tile_nt, requant):
+            continue
+        cost = _estimate(config, M, nt_total, tile_m, tile_nt)
+        if best is None or cost < best[0]:
+            best = (cost, tile_m, tile_nt)
+    if best is None:
+        raise ProgramError(f"no tiling fits sp_rows={config.sp_rows}, acc_rows={config.acc_rows} (double-buffered)")
+    return best[1], best[2]
+
+
 def plan_gemm(config: NpuConfig, M: int, K: int, N: int, *, requant: bool, base: int = 0,  # noqa: N803
-              tile_m: int | None = None, tile_nt: int | None = None) -> GemmLayout:
-    """Choose tiles (long GEMM streams first, then as many column tiles as fit) and lay the operands out."""
+              tile_m: int | None = None, tile_nt: int | None = None, a_tiled: bool = False) -> GemmLayout:
+    """Choose tiles for data reuse (module docstring) unless given, and lay the operands out from `base`.
+
+    With only tile_m given, tile_nt is the widest that fits; with only tile_nt given, tile_m is the largest
+    power-of-two fraction of min(M, 512) that fits. `a_tiled` stores A K-chunk major (contiguous A tile loads).
+    """
     if min(M, K, N) < 1:
         raise ProgramError(f"GEMM sizes must be >= 1, got M={M} K={K} N={N}")
     dim = config.dim
     nt_total = -(-N // dim)
-    if tile_m is None:
-        tile_m = min(M, 512)
-        while tile_m > 1 and not _fits(config, tile_m, 1, requant):
+    if tile_m is None and tile_nt is None:
+        tile_m, tile_nt = _choose_tiles(config, M, nt_total, requant)
+    elif tile_m is None:
+        tile_m = min(M, MAX_TILE_M)
+        while tile_m > 1 and not _fits(config, tile_m, tile_nt, requant):
             tile_m //= 2
-    if tile_nt is None:
-        tile_nt = nt_total
-        while tile_nt > 1 and not _fits(config, tile_m, tile_nt, requant):
-            tile_nt -= 1
+    elif tile_nt is None:
+        tile_nt = _widest_nt(config, tile_m, nt_total, requant)
     if not (1 <= tile_m <= M and 1 <= tile_nt <= nt_total and _fits(config, tile_m, tile_nt, requant)):
         raise ProgramError(f"tile_m={tile_m}, tile_nt={tile_nt} do not fit sp_rows={config.sp_rows}, "
                            f"acc_rows={config.acc_rows} (double-buffered)")
     kt_total = -(-K // dim)
     offset = base
-    sizes = {"a": M * K, "w": kt_total * nt_total * dim * dim, "bias": nt_total * dim * 4 if requant else 0,
+    sizes = {"a": kt_total * M * dim if a_tiled else M * K, "w": kt_total * nt_total * dim * dim,
+             "bias": nt_total * dim * 4 if requant else 0,
              "params": nt_total * 2 * dim * 4 if requant else 0, "c": M * N * (1 if requant else 4)}
     where = {}
     for name, size in sizes.items():
         where[name] = offset
         offset = _align(offset + size)
-    return GemmLayout(config, M, K, N, tile_m, tile_nt, requant, end=offset, **where)
+    return GemmLayout(config, M, K, N, tile_m, tile_nt, requant, end=offset, a_tiled=a_tiled, **where)
 
 
 class _Builder:
@@ -228,8 +307,8 @@ class _Builder:
                                 x_size=rows, x_stride=0, y_size=nts, y_stride=dim * 4))
             instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=lay.params + n0 * 2 * dim * 4, dst_row=acc_p,
                                 x_size=2 * nts, x_stride=dim * 4))
-        instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=lay.a + m0 * lay.K + kt * dim,
-                            dst_row=self.sp_a[s % 2], x_size=rows, x_stride=lay.K,
+        instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=lay.a_row(m0, kt),
+                            dst_row=self.sp_a[s % 2], x_size=rows, x_stride=lay.a_stride,
                             row_elems=min(dim, lay.K - kt * dim) % dim, pad_value=self.a_zp))
         instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=lay.w + (kt * lay.NT + n0) * dim * dim,
                             dst_row=self.sp_w[s % 2], x_size=nts * dim, x_stride=dim))
@@ -289,22 +368,22 @@ class _Builder:
 
 
 def tiled_gemm_program(config: NpuConfig, M: int, K: int, N: int, *, a_zp: int = 0, w_zp: int = 0,  # noqa: N803
-                       base: int = 0, tile_m: int | None = None,
-                       tile_nt: int | None = None) -> tuple[list[Instr], GemmLayout]:
+                       base: int = 0, tile_m: int | None = None, tile_nt: int | None = None,
+                       a_tiled: bool = False) -> tuple[list[Instr], GemmLayout]:
     """int32 C = (A - a_zp) @ (B - w_zp), stored from ACC; operands laid out from arena offset `base`."""
-    layout = plan_gemm(config, M, K, N, requant=False, base=base, tile_m=tile_m, tile_nt=tile_nt)
+    layout = plan_gemm(config, M, K, N, requant=False, base=base, tile_m=tile_m, tile_nt=tile_nt, a_tiled=a_tiled)
     return _Builder(layout, a_zp, w_zp, 0).build(), layout
 
 
 def tiled_gemm_requant_program(config: NpuConfig, M: int, K: int, N: int, *, a_zp: int = 0,  # noqa: N803
                                w_zp: int = 0, out_zp: int = 0, base: int = 0, tile_m: int | None = None,
-                               tile_nt: int | None = None) -> tuple[list[Instr], GemmLayout]:
+                               tile_nt: int | None = None, a_tiled: bool = False) -> tuple[list[Instr], GemmLayout]:
     """int8 C = ReLU(requant((A - a_zp) @ (B - w_zp) + bias)) with per-column multipliers and shifts.
 
     ReLU is the clamp [out_zp, 127]. Operands are laid out from arena offset `base` (see GemmLayout); the
     result matches `gemm_requant_reference`.
     """
-    layout = plan_gemm(config, M, K, N, requant=True, base=base, tile_m=tile_m, tile_nt=tile_nt)
+    layout = plan_gemm(config, M, K, N, requant=True, base=base, tile_m=tile_m, tile_nt=tile_nt, a_tiled=a_tiled)
     return _Builder(layout, a_zp, w_zp, out_zp).build(), layout
 
 
