@@ -6,9 +6,11 @@ Runs on the Verilated RTL through the fast ctypes simulator (`nux.sim.SimDevice`
   (k tile, n tile) one GEMM preloading a weight tile and streaming M rows, accumulating into ACC; SP contents are
   whatever LOADs put there (values do not change timing). This is the >= 95 % target of the RTL issue.
 * tiled: `nux.golden.programs.tiled_gemm_program` end to end from DRAM (loads, GEMMs, stores overlapping through
-  the decoupled queues), which also depends on the DMA bandwidth of the simulated DRAM.
+  the decoupled queues), which also depends on the DMA bandwidth of the simulated DRAM. Twice: A row-major (the
+  host's layout: one short burst per A row) and A pre-tiled by the planner (`a_tiled`: contiguous A tile loads
+  that the load unit coalesces into long bursts). The result is checked against A @ B.
 
-Usage: python benchmarks/rtl_gemm.py [--sizes 256 512] [--dim 8] [--skip-tiled]
+Usage: python benchmarks/rtl_gemm.py [--sizes 256 512] [--dim 8] [--skip-tiled] [--tile-m T --tile-nt N]
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def run(dev, config: NpuConfig, program: list[Instr], images: list[tuple[int, by
 
 def report(label: str, config: NpuConfig, c: dict) -> None:
     util = c["MACS"] / (c["CYCLES"] * config.dim ** 2)
-    print(f"{label:28s} cycles {c['CYCLES']:>10,d}  MACs {c['MACS']:>13,d}  utilization {100 * util:6.2f} %  "
+    print(f"{label:40s} cycles {c['CYCLES']:>10,d}  MACs {c['MACS']:>13,d}  utilization {100 * util:6.2f} %  "
           f"array-busy {100 * c['ARRAY_BUSY'] / c['CYCLES']:6.2f} %  stalls L/C/S {c['STALL_LOAD']:,}/"
           f"{c['STALL_COMPUTE']:,}/{c['STALL_STORE']:,}  ({c['CYCLES'] / c['wall'] / 1e6:.2f} Mcycles/s)")
 
@@ -79,6 +81,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--dim", type=int, default=8)
     parser.add_argument("--skip-tiled", action="store_true")
+    parser.add_argument("--tile-m", type=int, default=None, help="override the planner's tile_m")
+    parser.add_argument("--tile-nt", type=int, default=None, help="override the planner's tile_nt")
     args = parser.parse_args()
     from nux.sim import SimDevice
 
@@ -92,16 +96,20 @@ def main() -> None:
             report(f"resident {size}^3", config, run(dev, config, prog, image, PROG_BASE + 32 * len(prog)))
             if args.skip_tiled:
                 continue
-            program, layout = tiled_gemm_program(config, size, size, size, a_zp=0, w_zp=0)
             a = rng.integers(-128, 128, (size, size), dtype=np.int8)
             b = rng.integers(-128, 128, (size, size), dtype=np.int8)
-            if layout.end > PROG_BASE:
-                raise SystemExit(f"operands ({layout.end} bytes) overlap the program at 0x{PROG_BASE:x}")
-            counters = run(dev, config, program, layout.images(a, b), PROG_BASE + 32 * len(program))
-            got = layout.output(dev.read(layout.c, size * size * 4))
-            if not np.array_equal(got, a.astype(np.int64) @ b.astype(np.int64)):
-                raise SystemExit(f"tiled {size}^3: the RTL's result differs from A @ B")
-            report(f"tiled from DRAM {size}^3", config, counters)
+            for a_tiled in (False, True):
+                program, layout = tiled_gemm_program(config, size, size, size, a_zp=0, w_zp=0, a_tiled=a_tiled,
+                                                     tile_m=args.tile_m, tile_nt=args.tile_nt)
+                if layout.end > PROG_BASE:
+                    raise SystemExit(f"operands ({layout.end} bytes) overlap the program at 0x{PROG_BASE:x}")
+                counters = run(dev, config, program, layout.images(a, b), PROG_BASE + 32 * len(program))
+                got = layout.output(dev.read(layout.c, size * size * 4))
+                if not np.array_equal(got, a.astype(np.int64) @ b.astype(np.int64)):
+                    raise SystemExit(f"tiled {size}^3: the RTL's result differs from A @ B")
+                label = f"tiled {'A pre-tiled' if a_tiled else 'A row-major'} {size}^3 " \
+                        f"({layout.tile_m}x{layout.tile_nt})"
+                report(label, config, counters)
 
 
 if __name__ == "__main__":

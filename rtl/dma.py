@@ -17,12 +17,14 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from nux.isa import ErrorCode, Mem, NpuConfig, Opcode
-from nux.rtl.axi import PAGE_BYTES, read_signature, write_signature
+from nux.rtl.axi import MAX_BURST_BEATS, PAGE_BYTES, read_signature, write_signature
 from nux.rtl.dispatch import issue_signature, view
 
 ADDR_BITS = 64  # arena offsets and byte addresses are computed wide enough never to wrap
 ROW_LAYOUT = data.StructLayout({"offset": ADDR_BITS, "pad": 1, "last": 1})
-META_DEPTH = 32  # rows in flight: covers the DRAM latency at one row per cycle
+META_DEPTH = 64  # rows in flight: covers the DRAM latency plus one coalesced burst at one row per cycle
+BURST_BEATS = 32  # longest coalesced read burst: long enough that a few outstanding bursts cover the latency,
+# short enough that a burst's first beat is requested soon after its first row (AXI allows up to 256)
 
 
 def error_signature() -> wiring.Signature:
@@ -48,6 +50,7 @@ class RowWalker(wiring.Component):
             "x_stride": In(32), "y_stride": In(32), "z_stride": In(32),
             "x_pad_before": In(8), "x_pad_after": In(8), "y_pad_before": In(8), "y_pad_after": In(8),
             "rows": Out(stream.Signature(ROW_LAYOUT)),
+            "x_left": Out(17),  # rows of the current x run from the current row on (itself included)
         })
 
     def elaborate(self, platform) -> Module:
@@ -62,6 +65,7 @@ class RowWalker(wiring.Component):
         data_row = x_data & y_data
         x_end, y_end, z_end = xx == xn - 1, yy == yn - 1, z == self.z_size - 1
         rows = self.rows
+        m.d.comb += self.x_left.eq(xn - xx)
         m.d.comb += [rows.valid.eq(active), rows.payload.offset.eq(x_addr), rows.payload.pad.eq(~data_row),
                      rows.payload.last.eq(x_end & y_end & z_end)]
         with m.If(self.start):
@@ -95,7 +99,7 @@ class _Geometry:
         self.beats = Signal(range(max_beats + 1), name="geo_beats")
         self.split = Signal(name="geo_split")  # crosses a 4 KiB page: two bursts
         self.beats1 = Signal(range(max_beats + 1), name="geo_beats1")  # beats of the first burst
-        to_page = Signal(range(PAGE_BYTES // B + 1), name="geo_to_page")
+        self.to_page = to_page = Signal(range(PAGE_BYTES // B + 1), name="geo_to_page")  # beats to the page end
         m.d.comb += [
             self.first.eq(addr & ~Const(B - 1, ADDR_BITS)),
             self.skew.eq(addr[:lb] if lb else 0),
@@ -138,6 +142,7 @@ class LoadUnit(wiring.Component):
         cfg = self.config
         dim, W = cfg.dim, cfg.axi_data_bits
         B = W // 8
+        lb = B.bit_length() - 1
         NB = _max_beats(cfg)
         m.submodules.walker = walker = RowWalker()
         meta_layout = data.StructLayout({"pad": 1, "skew": max((B - 1).bit_length(), 1), "beats": 8,
@@ -170,32 +175,52 @@ class LoadUnit(wiring.Component):
             with m.If(~err.valid):
                 m.d.sync += [err.valid.eq(1), err.code.eq(code), err.pc.eq(pc)]
 
-        # ---- request side: one row per walker step, AR (one or two bursts) for data rows
+        # ---- request side: one row per walker step. Whole-beat rows (aligned, a multiple of the beat) that
+        # continue the previous one in DRAM are coalesced into one open INCR burst; any other fetched row is its
+        # own burst (two when it crosses a 4 KiB page). The open burst is requested as soon as a cycle passes
+        # without extending it (no row, a non-contiguous row, meta full) or it reaches BURST_BEATS, so rows whose
+        # meta entries wait for its beats are always requested.
         row = walker.rows.payload
         addr = Signal(ADDR_BITS)
         m.d.comb += addr.eq(self.arena_base + row.offset)
         geo = _Geometry(m, addr, length, W, NB)
         in_arena = (row.offset + length) <= self.arena_size
         mw = data.View(meta_layout, meta.w_data)
-        ar_left = Signal(2)  # bursts still to request for the row already pushed into meta
+        ar_left = Signal(2)  # bursts still to request in the AR register (a split row has two)
         second_addr = Signal(ADDR_BITS)
         second_len = Signal(8)
         rd = self.rd
-        # a row is taken when the previous row's last AR is gone (or leaving this cycle): one AR per cycle
         m.d.comb += rd.arvalid.eq(ar_left != 0)
         with m.If((ar_left != 0) & rd.arready):
             m.d.sync += [ar_left.eq(ar_left - 1), rd.araddr.eq(second_addr), rd.arlen.eq(second_len)]
-        can_take = (ar_left == 0) | ((ar_left == 1) & rd.arready)
-        with m.If(can_take & walker.rows.valid & meta.w_rdy):
+        ar_free = (ar_left == 0) | ((ar_left == 1) & rd.arready)  # the AR register can take a burst now
+        open_ = Signal()  # an open (coalescing) burst: first beat address, beats so far, next beat address
+        ob_addr, ob_next = Signal(ADDR_BITS), Signal(ADDR_BITS)
+        ob_beats = Signal(range(BURST_BEATS + 1))
+        fetch = ~row.pad & in_arena
+        whole = fetch & (geo.skew == 0) & ((length & (B - 1)) == 0) & ~geo.split
+        extends = (open_ & whole & (geo.first == ob_next) & (geo.first[:12] != 0)
+                   & (ob_beats + geo.beats <= BURST_BEATS))
+        row_ready = walker.rows.valid & meta.w_rdy
+        take = Signal()
+        m.d.comb += take.eq(row_ready & Mux(~fetch, 1, Mux(extends, 1, Mux(whole, ~open_ | ar_free,
+                                                                             ~open_ & ar_free))))
+        merged = take & extends
+        with m.If(open_ & ~merged & ar_free):  # request the open burst
+            m.d.sync += [rd.araddr.eq(ob_addr), rd.arlen.eq(ob_beats - 1), ar_left.eq(1), open_.eq(0)]
+        with m.If(take):
             m.d.comb += [walker.rows.ready.eq(1), meta.w_en.eq(1), mw.skew.eq(geo.skew),
-                         mw.beats.eq(geo.beats), mw.length.eq(length), mw.last.eq(row.last)]
-            fetch = ~row.pad & in_arena
-            m.d.comb += mw.pad.eq(~fetch)
+                         mw.beats.eq(geo.beats), mw.length.eq(length), mw.last.eq(row.last), mw.pad.eq(~fetch)]
             with m.If(~row.pad & ~in_arena):
                 report(m, ErrorCode.INTERNAL)
-            with m.If(fetch):
+            with m.If(merged):
+                m.d.sync += [ob_beats.eq(ob_beats + geo.beats), ob_next.eq(ob_next + (geo.beats << lb))]
+            with m.Elif(whole):  # opens a new burst (the old one, if any, is requested above)
+                m.d.sync += [open_.eq(1), ob_addr.eq(geo.first), ob_beats.eq(geo.beats),
+                             ob_next.eq(geo.first + (geo.beats << lb))]
+            with m.Elif(fetch):
                 m.d.sync += [rd.araddr.eq(geo.first), rd.arlen.eq(geo.beats1 - 1),
-                             second_addr.eq(geo.first + (geo.beats1 << (B.bit_length() - 1))),
+                             second_addr.eq(geo.first + (geo.beats1 << lb)),
                              second_len.eq(geo.beats - geo.beats1 - 1), ar_left.eq(1 + geo.split)]
 
         # ---- response side: collect the row's beats, realign, write the row
@@ -246,7 +271,12 @@ class LoadUnit(wiring.Component):
 
 
 class StoreUnit(wiring.Component):
-    """STORE: SP or ACC rows -> DRAM, byte-exact with strobes; done once every write response is back."""
+    """STORE: SP or ACC rows -> DRAM, byte-exact with strobes; done once every write response is back.
+
+    Rows of an x run that are contiguous in DRAM (x_stride == row bytes), whole beats (aligned, a multiple of
+    the beat) and inside the arena to the run's end share INCR bursts of up to 256 beats, cut at 4 KiB pages
+    (a burst may end inside a row; the next one continues the run). Other rows are written one at a time.
+    """
 
     def __init__(self, config: NpuConfig):
         self.config = config
@@ -296,7 +326,19 @@ class StoreUnit(wiring.Component):
         buf = Signal(NB * W)
         strb = Signal(NB * B)
         beat = Signal(8)  # beat index within the row
-        burst_end = Signal(8)  # beat index that ends the current burst
+        burst_left = Signal(range(MAX_BURST_BEATS + 1))  # beats of the current burst still to send
+        run_rows = Signal(17)  # rows of the x run from the current row on
+        coalesce = Signal()  # the current row belongs to a coalesced run
+        row_bytes_ok = (geo.skew == 0) & ((length & (B - 1)) == 0) & (v.x_stride == length)
+        run_beats = Signal(32)  # beats of the run from the current row's first beat on
+        m.d.comb += run_beats.eq(run_rows * geo.beats)
+        run_in_arena = (offset + run_rows * length) <= self.arena_size
+
+        def burst_from(addr_, beats_left):
+            """Beats of a burst starting at aligned `addr_` with `beats_left` beats of the run left."""
+            to_page = (PAGE_BYTES - addr_[:12]) >> lb
+            capped = Mux(beats_left > MAX_BURST_BEATS, MAX_BURST_BEATS, beats_left)
+            return Mux(capped > to_page, to_page, capped)
         aw_sent = wr.awvalid & wr.awready
         m.d.sync += b_out.eq(b_out + aw_sent - (wr.bvalid & wr.bready))
         m.d.comb += wr.bready.eq(1)
@@ -306,7 +348,7 @@ class StoreUnit(wiring.Component):
 
         def read_next_row() -> None:
             m.d.comb += [walker.rows.ready.eq(1), self.sp_rd.en.eq(1), self.acc_rd.en.eq(1)]
-            m.d.sync += [offset.eq(row.offset), last.eq(row.last)]
+            m.d.sync += [offset.eq(row.offset), last.eq(row.last), run_rows.eq(walker.x_left)]
             m.next = "SHIFT"
 
         with m.FSM():
@@ -330,13 +372,22 @@ class StoreUnit(wiring.Component):
                 lane_mask = Signal(dim * 4)
                 m.d.comb += lane_mask.eq((Const(1, dim * 4 + 1) << length) - 1)
                 m.d.sync += [buf.eq(row_bytes << (geo.skew * 8)), strb.eq(lane_mask << geo.skew),
-                             beat.eq(0), burst_end.eq(geo.beats1 - 1), wr.awaddr.eq(geo.first),
-                             wr.awlen.eq(geo.beats1 - 1), src_row.eq(src_row + 1)]
-                with m.If((offset + length) > self.arena_size):
+                             beat.eq(0), src_row.eq(src_row + 1)]
+                with m.If(coalesce):  # inside a coalesced burst (its AW is out): more W beats
+                    m.d.comb += self.bytes_written.eq(length)
+                    m.next = "W"
+                with m.Elif((offset + length) > self.arena_size):
                     report(m, ErrorCode.INTERNAL)
                     m.next = "NEXT"
                 with m.Else():
                     m.d.comb += self.bytes_written.eq(length)
+                    first_burst = Signal(range(MAX_BURST_BEATS + 1))
+                    with m.If(row_bytes_ok & run_in_arena & (run_rows > 1)):
+                        m.d.comb += first_burst.eq(burst_from(geo.first, run_beats))
+                        m.d.sync += coalesce.eq(1)
+                    with m.Else():
+                        m.d.comb += first_burst.eq(geo.beats1)
+                    m.d.sync += [burst_left.eq(first_burst), wr.awaddr.eq(geo.first), wr.awlen.eq(first_burst - 1)]
                     m.next = "AW"
             with m.State("AW"):
                 m.d.comb += wr.awvalid.eq(1)
@@ -345,21 +396,28 @@ class StoreUnit(wiring.Component):
             with m.State("W"):
                 m.d.comb += [wr.wvalid.eq(1), wr.wdata.eq(buf.word_select(beat[:max((NB - 1).bit_length(), 1)], W)),
                              wr.wstrb.eq(strb.word_select(beat[:max((NB - 1).bit_length(), 1)], B)),
-                             wr.wlast.eq(beat == burst_end)]
+                             wr.wlast.eq(burst_left == 1)]
                 with m.If(wr.wready):
-                    m.d.sync += beat.eq(beat + 1)
-                    with m.If(beat == burst_end):
-                        with m.If(beat == geo.beats - 1):  # row done: start reading the next one at once
-                            with m.If(last):
-                                m.next = "DRAIN"
-                            with m.Elif(walker.rows.valid):
-                                read_next_row()
-                            with m.Else():
-                                m.next = "ROW"
-                        with m.Else():  # second burst, from the 4 KiB page boundary
-                            m.d.sync += [burst_end.eq(geo.beats - 1), wr.awaddr.eq(geo.first + ((beat + 1) << lb)),
-                                         wr.awlen.eq(geo.beats - geo.beats1 - 1)]
-                            m.next = "AW"
+                    m.d.sync += [beat.eq(beat + 1), burst_left.eq(burst_left - 1)]
+                    next_addr = Signal(ADDR_BITS)
+                    m.d.comb += next_addr.eq(geo.first + ((beat + 1) << lb))
+                    with m.If(beat == geo.beats - 1):  # row done: start reading the next one at once
+                        with m.If(burst_left == 1):
+                            m.d.sync += coalesce.eq(0)
+                        with m.If(last):
+                            m.next = "DRAIN"
+                        with m.Elif(walker.rows.valid):
+                            read_next_row()
+                        with m.Else():
+                            m.next = "ROW"
+                    with m.Elif(burst_left == 1):  # next burst inside the row: 4 KiB page or burst length cut
+                        rest = Signal(range(MAX_BURST_BEATS + 1))
+                        with m.If(coalesce):
+                            m.d.comb += rest.eq(burst_from(next_addr, run_beats - beat - 1))
+                        with m.Else():
+                            m.d.comb += rest.eq(geo.beats - geo.beats1)
+                        m.d.sync += [burst_left.eq(rest), wr.awaddr.eq(next_addr), wr.awlen.eq(rest - 1)]
+                        m.next = "AW"
             with m.State("NEXT"):
                 with m.If(last):
                     m.next = "DRAIN"
