@@ -22,9 +22,9 @@ from nux.rtl.dispatch import issue_signature, view
 
 ADDR_BITS = 64  # arena offsets and byte addresses are computed wide enough never to wrap
 ROW_LAYOUT = data.StructLayout({"offset": ADDR_BITS, "pad": 1, "last": 1})
-META_DEPTH = 64  # rows in flight: covers the DRAM latency plus one coalesced burst at one row per cycle
-BURST_BEATS = 32  # longest coalesced read burst: long enough that a few outstanding bursts cover the latency,
-# short enough that a burst's first beat is requested soon after its first row (AXI allows up to 256)
+META_DEPTH = 64  # rows in flight: covers the DRAM latency (plus the AXI slices) at one row per cycle
+READ_BURST_BEATS = 32  # longest coalesced read burst (AXI allows 256): a few outstanding bursts cover the DRAM
+# latency, and a shorter burst keeps instruction fetch (same read port, in-order DRAM) from waiting long
 
 
 def error_signature() -> wiring.Signature:
@@ -50,7 +50,7 @@ class RowWalker(wiring.Component):
             "x_stride": In(32), "y_stride": In(32), "z_stride": In(32),
             "x_pad_before": In(8), "x_pad_after": In(8), "y_pad_before": In(8), "y_pad_after": In(8),
             "rows": Out(stream.Signature(ROW_LAYOUT)),
-            "x_left": Out(17),  # rows of the current x run from the current row on (itself included)
+            "x_left": Out(17),  # data rows of the current x run from the current (data) row on, itself included
         })
 
     def elaborate(self, platform) -> Module:
@@ -65,7 +65,7 @@ class RowWalker(wiring.Component):
         data_row = x_data & y_data
         x_end, y_end, z_end = xx == xn - 1, yy == yn - 1, z == self.z_size - 1
         rows = self.rows
-        m.d.comb += self.x_left.eq(xn - xx)
+        m.d.comb += self.x_left.eq(self.x_pad_before + self.x_size - xx)
         m.d.comb += [rows.valid.eq(active), rows.payload.offset.eq(x_addr), rows.payload.pad.eq(~data_row),
                      rows.payload.last.eq(x_end & y_end & z_end)]
         with m.If(self.start):
@@ -108,6 +108,14 @@ class _Geometry:
             self.split.eq(self.beats > to_page),
             self.beats1.eq(Mux(self.beats > to_page, to_page, self.beats)),
         ]
+
+
+def _burst_beats(addr, beats_left, cap: int, lb: int):
+    """Beats of a coalesced burst from aligned `addr` with `beats_left` beats of the run left: at most `cap`,
+    never past the 4 KiB page."""
+    to_page = (PAGE_BYTES - addr[:12]) >> lb
+    capped = Mux(beats_left > cap, cap, beats_left)
+    return Mux(capped > to_page, to_page, capped)
 
 
 def _max_beats(config: NpuConfig) -> int:
@@ -175,11 +183,12 @@ class LoadUnit(wiring.Component):
             with m.If(~err.valid):
                 m.d.sync += [err.valid.eq(1), err.code.eq(code), err.pc.eq(pc)]
 
-        # ---- request side: one row per walker step. Whole-beat rows (aligned, a multiple of the beat) that
-        # continue the previous one in DRAM are coalesced into one open INCR burst; any other fetched row is its
-        # own burst (two when it crosses a 4 KiB page). The open burst is requested as soon as a cycle passes
-        # without extending it (no row, a non-contiguous row, meta full) or it reaches BURST_BEATS, so rows whose
-        # meta entries wait for its beats are always requested.
+        # ---- request side: one row per walker step. A run of rows that are contiguous in DRAM (x_stride == row
+        # bytes), whole beats (aligned, a multiple of the beat) and inside the arena to the run's end is read with
+        # INCR bursts sized up front from the rows left in the x run (<= READ_BURST_BEATS, cut at 4 KiB pages,
+        # possibly inside a row): a row whose beats an earlier burst already covers needs no AR. Any other row is
+        # its own burst (two when it crosses a page). The response side only counts beats per row, so burst
+        # boundaries need not match rows.
         row = walker.rows.payload
         addr = Signal(ADDR_BITS)
         m.d.comb += addr.eq(self.arena_base + row.offset)
@@ -194,30 +203,30 @@ class LoadUnit(wiring.Component):
         with m.If((ar_left != 0) & rd.arready):
             m.d.sync += [ar_left.eq(ar_left - 1), rd.araddr.eq(second_addr), rd.arlen.eq(second_len)]
         ar_free = (ar_left == 0) | ((ar_left == 1) & rd.arready)  # the AR register can take a burst now
-        open_ = Signal()  # an open (coalescing) burst: first beat address, beats so far, next beat address
-        ob_addr, ob_next = Signal(ADDR_BITS), Signal(ADDR_BITS)
-        ob_beats = Signal(range(BURST_BEATS + 1))
+        cap = max(READ_BURST_BEATS, NB)
+        cover = Signal(range(cap + 1))  # beats already requested past the rows taken so far (inside a run)
         fetch = ~row.pad & in_arena
-        whole = fetch & (geo.skew == 0) & ((length & (B - 1)) == 0) & ~geo.split
-        extends = (open_ & whole & (geo.first == ob_next) & (geo.first[:12] != 0)
-                   & (ob_beats + geo.beats <= BURST_BEATS))
-        row_ready = walker.rows.valid & meta.w_rdy
+        run_ok = ((geo.skew == 0) & ((length & (B - 1)) == 0) & (v.x_stride == length)
+                  & ((row.offset + walker.x_left * length) <= self.arena_size))
+        covered = cover >= geo.beats
+        start = Signal(ADDR_BITS)  # a run's next burst: from the first beat not yet requested
+        run_beats = Signal(32)
+        burst = Signal(range(cap + 1))
+        m.d.comb += [start.eq(geo.first + (cover << lb)), run_beats.eq(walker.x_left * geo.beats - cover),
+                     burst.eq(_burst_beats(start, run_beats, cap, lb))]
+        run_burst = fetch & ~covered & run_ok & ((cover != 0) | ~geo.split)
         take = Signal()
-        m.d.comb += take.eq(row_ready & Mux(~fetch, 1, Mux(extends, 1, Mux(whole, ~open_ | ar_free,
-                                                                             ~open_ & ar_free))))
-        merged = take & extends
-        with m.If(open_ & ~merged & ar_free):  # request the open burst
-            m.d.sync += [rd.araddr.eq(ob_addr), rd.arlen.eq(ob_beats - 1), ar_left.eq(1), open_.eq(0)]
+        m.d.comb += take.eq(walker.rows.valid & meta.w_rdy & (~fetch | covered | ar_free))
         with m.If(take):
             m.d.comb += [walker.rows.ready.eq(1), meta.w_en.eq(1), mw.skew.eq(geo.skew),
                          mw.beats.eq(geo.beats), mw.length.eq(length), mw.last.eq(row.last), mw.pad.eq(~fetch)]
             with m.If(~row.pad & ~in_arena):
                 report(m, ErrorCode.INTERNAL)
-            with m.If(merged):
-                m.d.sync += [ob_beats.eq(ob_beats + geo.beats), ob_next.eq(ob_next + (geo.beats << lb))]
-            with m.Elif(whole):  # opens a new burst (the old one, if any, is requested above)
-                m.d.sync += [open_.eq(1), ob_addr.eq(geo.first), ob_beats.eq(geo.beats),
-                             ob_next.eq(geo.first + (geo.beats << lb))]
+            with m.If(fetch & covered):
+                m.d.sync += cover.eq(cover - geo.beats)
+            with m.Elif(run_burst):
+                m.d.sync += [rd.araddr.eq(start), rd.arlen.eq(burst - 1), ar_left.eq(1),
+                             cover.eq(burst - (geo.beats - cover))]
             with m.Elif(fetch):
                 m.d.sync += [rd.araddr.eq(geo.first), rd.arlen.eq(geo.beats1 - 1),
                              second_addr.eq(geo.first + (geo.beats1 << lb)),
@@ -335,10 +344,7 @@ class StoreUnit(wiring.Component):
         run_in_arena = (offset + run_rows * length) <= self.arena_size
 
         def burst_from(addr_, beats_left):
-            """Beats of a burst starting at aligned `addr_` with `beats_left` beats of the run left."""
-            to_page = (PAGE_BYTES - addr_[:12]) >> lb
-            capped = Mux(beats_left > MAX_BURST_BEATS, MAX_BURST_BEATS, beats_left)
-            return Mux(capped > to_page, to_page, capped)
+            return _burst_beats(addr_, beats_left, MAX_BURST_BEATS, lb)
         aw_sent = wr.awvalid & wr.awready
         m.d.sync += b_out.eq(b_out + aw_sent - (wr.bvalid & wr.bready))
         m.d.comb += wr.bready.eq(1)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from nux.isa import ErrorCode, Instr, Mem, NpuConfig
 from nux.rtl.axi import MAX_BURST_BEATS
-from nux.rtl.dma import BURST_BEATS, LoadUnit, StoreUnit
+from nux.rtl.dma import READ_BURST_BEATS, LoadUnit, StoreUnit
 from test_dma import ARENA, ARENA_SIZE, CONFIG, PAGE, AxiMemory, golden_machine, run_unit
 
 pytestmark = pytest.mark.rtl
@@ -48,11 +48,13 @@ def load_and_count(instr: Instr, pause: float, seed: int = 0) -> int:
     return memory.bursts
 
 
-def test_contiguous_rows_share_bursts():
+@pytest.mark.parametrize("pause", [0.0, 0.3])
+def test_contiguous_rows_share_bursts(pause):
+    """Bursts are sized from the rows left in the run, so their number does not depend on bus pauses."""
     rows = 40
     instr = Instr("load", dst=Mem.ACC, dram_offset=0x40, x_size=rows, x_stride=ACC_ROW)
     beats = rows * ACC_ROW // BEAT
-    assert load_and_count(instr, pause=0.0) == -(-beats // BURST_BEATS)
+    assert load_and_count(instr, pause=pause) == -(-beats // READ_BURST_BEATS)
 
 
 def test_coalesced_burst_splits_at_4k_page():
@@ -61,6 +63,13 @@ def test_coalesced_burst_splits_at_4k_page():
     assert (ARENA + offset + 0x40) % PAGE == 0
     instr = Instr("load", dst=Mem.ACC, dram_offset=offset, x_size=rows, x_stride=ACC_ROW)
     assert load_and_count(instr, pause=0.0) == 2
+
+
+def test_coalesced_load_cut_inside_a_row_at_the_page():
+    """16-byte rows 8 bytes off the page: the first burst ends mid-row at 4 KiB, the next covers the rest."""
+    instr = Instr("load", dst=Mem.ACC, dram_offset=PAGE - 13 * BEAT, x_size=100, x_stride=ACC_ROW)
+    rest = 100 * ACC_ROW // BEAT - 13
+    assert load_and_count(instr, pause=0.3, seed=5) == 1 + -(-rest // READ_BURST_BEATS)
 
 
 def test_strided_rows_are_not_coalesced():
@@ -72,15 +81,14 @@ def test_padding_and_y_runs_keep_coalescing_correct():
     """Padding rows and contiguous y runs in between coalesced rows, under random bus pauses."""
     instr = Instr("load", dst=Mem.ACC, dram_offset=0x80, x_size=5, x_stride=ACC_ROW, y_size=4,
                   y_stride=5 * ACC_ROW, x_pad_before=1, y_pad_after=1, pad_value=0x81)
-    bursts = load_and_count(instr, pause=0.3, seed=4)
-    assert bursts < 20, "rows of an x run must share bursts"
+    assert load_and_count(instr, pause=0.3, seed=4) == 4, "one burst per x run of 5 data rows"
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_contiguous_load_with_pauses_matches_golden(seed):
     rows = 70
     instr = Instr("load", dst=Mem.ACC, dram_offset=0x40 + seed * BEAT, x_size=rows, x_stride=ACC_ROW)
-    assert load_and_count(instr, pause=0.3, seed=seed) < rows
+    assert load_and_count(instr, pause=0.3, seed=seed) == -(-rows * ACC_ROW // BEAT // READ_BURST_BEATS)
 
 
 def store_and_count(instr: Instr, pause: float, seed: int = 0, arena_size: int = ARENA_SIZE,
