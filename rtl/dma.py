@@ -23,6 +23,7 @@ from nux.rtl.dispatch import issue_signature, view
 ADDR_BITS = 64  # arena offsets and byte addresses are computed wide enough never to wrap
 ROW_LAYOUT = data.StructLayout({"offset": ADDR_BITS, "pad": 1, "last": 1})
 META_DEPTH = 64  # rows in flight: covers the DRAM latency (plus the AXI slices) at one row per cycle
+RSP_DEPTH = 4  # LOADs in flight in the load unit: one requesting, the others finishing
 READ_BURST_BEATS = 32  # longest coalesced read burst (AXI allows 256): a few outstanding bursts cover the DRAM
 # latency, and a shorter burst keeps instruction fetch (same read port, in-order DRAM) from waiting long
 
@@ -156,15 +157,24 @@ class LoadUnit(wiring.Component):
         meta_layout = data.StructLayout({"pad": 1, "skew": max((B - 1).bit_length(), 1), "beats": 8,
                                          "length": 8, "last": 1})
         m.submodules.meta = meta = SyncFIFOBuffered(width=meta_layout.size, depth=META_DEPTH)
+        # Instructions whose rows are still being written (the response side's copy): the next LOAD starts
+        # requesting while the previous one's data is still on its way, so back-to-back LOADs leave no
+        # latency bubble. `done` pulses stay in issue order (rows are written in order).
+        rsp_layout = data.StructLayout({"instr": 256, "pc": 32})
+        m.submodules.rsp = rsp = SyncFIFOBuffered(width=rsp_layout.size, depth=RSP_DEPTH)
 
-        # ---- instruction latch
+        # ---- instruction latch (request side: busy until its walker has handed out the last row)
         busy = Signal()
         ins = Signal(256)
         pc = Signal(32)
         v = view(Opcode.LOAD, ins)
-        m.d.comb += self.cmd.issue.ready.eq(~busy)
-        m.d.comb += self.cmd.idle.eq(~busy)
-        with m.If(self.cmd.issue.valid & ~busy):
+        accept = self.cmd.issue.valid & ~busy & rsp.w_rdy
+        m.d.comb += self.cmd.issue.ready.eq(~busy & rsp.w_rdy)
+        m.d.comb += self.cmd.idle.eq(~busy & ~rsp.r_rdy)
+        rw = data.View(rsp_layout, rsp.w_data)
+        m.d.comb += [rw.instr.eq(self.cmd.issue.payload.instr), rw.pc.eq(self.cmd.issue.payload.pc),
+                     rsp.w_en.eq(accept)]
+        with m.If(accept):
             m.d.sync += [busy.eq(1), ins.eq(self.cmd.issue.payload.instr), pc.eq(self.cmd.issue.payload.pc)]
             iv = view(Opcode.LOAD, self.cmd.issue.payload.instr)
             m.d.comb += walker.start.eq(1)
@@ -179,9 +189,9 @@ class LoadUnit(wiring.Component):
 
         # ---- errors
         err = self.error
-        def report(m, code):
+        def report(m, code, at):
             with m.If(~err.valid):
-                m.d.sync += [err.valid.eq(1), err.code.eq(code), err.pc.eq(pc)]
+                m.d.sync += [err.valid.eq(1), err.code.eq(code), err.pc.eq(at)]
 
         # ---- request side: one row per walker step. A run of rows that are contiguous in DRAM (x_stride == row
         # bytes), whole beats (aligned, a multiple of the beat) and inside the arena to the run's end is read with
@@ -221,7 +231,9 @@ class LoadUnit(wiring.Component):
             m.d.comb += [walker.rows.ready.eq(1), meta.w_en.eq(1), mw.skew.eq(geo.skew),
                          mw.beats.eq(geo.beats), mw.length.eq(length), mw.last.eq(row.last), mw.pad.eq(~fetch)]
             with m.If(~row.pad & ~in_arena):
-                report(m, ErrorCode.INTERNAL)
+                report(m, ErrorCode.INTERNAL, pc)
+            with m.If(row.last):
+                m.d.sync += busy.eq(0)
             with m.If(fetch & covered):
                 m.d.sync += cover.eq(cover - geo.beats)
             with m.Elif(run_burst):
@@ -234,16 +246,19 @@ class LoadUnit(wiring.Component):
 
         # ---- response side: collect the row's beats, realign, write the row
         mr = data.View(meta_layout, meta.r_data)
+        rr = data.View(rsp_layout, rsp.r_data)
+        rv = view(Opcode.LOAD, rr.instr)
+        r_elems = Mux(rv.row_elems == 0, dim, rv.row_elems)
         buf = Signal(NB * W)
         beat = Signal(8)
         got = rd.rvalid & rd.rready
-        m.d.comb += rd.rready.eq(meta.r_rdy & ~mr.pad)
+        m.d.comb += rd.rready.eq(meta.r_rdy & rsp.r_rdy & ~mr.pad)
         with m.If(got):
             m.d.sync += [buf.word_select(beat[:max((NB - 1).bit_length(), 1)], W).eq(rd.rdata), beat.eq(beat + 1)]
             with m.If(rd.rresp != 0):
-                report(m, ErrorCode.BUS_ERROR)
+                report(m, ErrorCode.BUS_ERROR, rr.pc)
         row_done = Signal()
-        m.d.comb += row_done.eq(meta.r_rdy & (mr.pad | (got & (beat == mr.beats - 1))))
+        m.d.comb += row_done.eq(meta.r_rdy & rsp.r_rdy & (mr.pad | (got & (beat == mr.beats - 1))))
         # the row's bytes: the collected beats (this cycle's beat included) shifted down by the skew
         full = Signal(NB * W)
         m.d.comb += full.eq(buf)
@@ -251,20 +266,20 @@ class LoadUnit(wiring.Component):
             m.d.comb += full.word_select(beat[:max((NB - 1).bit_length(), 1)], W).eq(rd.rdata)
         raw = Signal(dim * 32)
         m.d.comb += raw.eq(Cat(full, Const(0, dim * 32)).bit_select(mr.skew * 8, dim * 32))
-        pad_value = v.pad_value
-        sp_row = Cat(*[Mux(mr.pad | (n >= row_elems), pad_value, raw[8 * n: 8 * n + 8]) for n in range(dim)])
-        acc_row = Cat(*[Mux(mr.pad | (n >= row_elems), _sext32(pad_value), raw[32 * n: 32 * n + 32])
+        pad_value = rv.pad_value
+        sp_row = Cat(*[Mux(mr.pad | (n >= r_elems), pad_value, raw[8 * n: 8 * n + 8]) for n in range(dim)])
+        acc_row = Cat(*[Mux(mr.pad | (n >= r_elems), _sext32(pad_value), raw[32 * n: 32 * n + 32])
                         for n in range(dim)])
+        row_index = Signal(16)  # rows of the response-side instruction written so far
         dst_row = Signal(16)
-        with m.If(self.cmd.issue.valid & ~busy):
-            m.d.sync += dst_row.eq(view(Opcode.LOAD, self.cmd.issue.payload.instr).dst_row)
+        m.d.comb += dst_row.eq(rv.dst_row + row_index)
         m.d.comb += [self.sp_wr.addr.eq(dst_row), self.sp_wr.data.eq(sp_row),
                      self.acc_wr.addr.eq(dst_row), self.acc_wr.data.eq(acc_row),
                      self.lut_wr.addr.eq(dst_row), self.lut_wr.data.eq(sp_row)]
         with m.If(row_done):
             m.d.comb += meta.r_en.eq(1)
-            m.d.sync += [dst_row.eq(dst_row + 1), beat.eq(0)]
-            with m.Switch(v.dst):
+            m.d.sync += [row_index.eq(row_index + 1), beat.eq(0)]
+            with m.Switch(rv.dst):
                 with m.Case(Mem.SP):
                     m.d.comb += self.sp_wr.en.eq(1)
                 with m.Case(Mem.ACC):
@@ -274,8 +289,8 @@ class LoadUnit(wiring.Component):
             with m.If(~mr.pad):
                 m.d.comb += self.bytes_read.eq(mr.length)
             with m.If(mr.last):
-                m.d.sync += busy.eq(0)
-                m.d.comb += self.cmd.done.eq(1)
+                m.d.sync += row_index.eq(0)
+                m.d.comb += [self.cmd.done.eq(1), rsp.r_en.eq(1)]
         return m
 
 

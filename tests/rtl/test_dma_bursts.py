@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from amaranth.sim import Simulator
 from nux.isa import ErrorCode, Instr, Mem, NpuConfig
 from nux.rtl.axi import MAX_BURST_BEATS
 from nux.rtl.dma import READ_BURST_BEATS, LoadUnit, StoreUnit
@@ -160,3 +161,66 @@ def test_store_run_leaving_the_arena_is_checked_per_row():
     instr = Instr("store", src=Mem.ACC, dram_offset=0x100, x_size=4, x_stride=ACC_ROW)
     assert store_and_count(instr, pause=0.0, arena_size=0x100 + 3 * ACC_ROW - 1,
                            expect_error=ErrorCode.INTERNAL) == 2
+
+
+def test_back_to_back_loads_overlap_and_complete_in_order():
+    """The next LOAD is accepted while the previous one's data is still arriving; rows and `done` stay in order."""
+    instrs = [Instr("load", dst=Mem.ACC, dram_offset=0x40, x_size=12, x_stride=ACC_ROW, dst_row=0),
+              Instr("load", dst=Mem.SP, dram_offset=0x203, x_size=5, x_stride=7, row_elems=3, pad_value=9,
+                    dst_row=3, x_pad_after=1),
+              Instr("load", dst=Mem.ACC, dram_offset=0x400, x_size=4, x_stride=ACC_ROW, dst_row=40)]
+    dram = bytearray(np.random.default_rng(7).integers(0, 256, 0x8000, dtype=np.uint8).tobytes())
+    unit = LoadUnit(CONFIG)
+    memory = AxiMemory(dram, BEAT, 7, pause=0.3)
+    written = {Mem.SP: {}, Mem.ACC: {}}
+    accepted: list[int] = []
+    done: list[int] = []
+
+    async def serve(ctx):
+        await memory.serve_reads(ctx, unit.rd)
+
+    async def watch(ctx):
+        ports = ((Mem.SP, unit.sp_wr, 1), (Mem.ACC, unit.acc_wr, 4))
+        async for _, _, *values in ctx.tick().sample(*[s for _, p, _ in ports for s in (p.en, p.addr, p.data)]):
+            for i, (mem, _, esize) in enumerate(ports):
+                en, addr, value = values[3 * i: 3 * i + 3]
+                if en:
+                    row = value.to_bytes(CONFIG.dim * esize, "little")
+                    written[mem][addr] = np.frombuffer(row, "<i4" if esize == 4 else np.uint8)
+
+    async def bench(ctx):
+        ctx.set(unit.arena_base, ARENA)
+        ctx.set(unit.arena_size, ARENA_SIZE)
+        queue = list(instrs)
+        for cycle in range(3000):
+            if queue:
+                ctx.set(unit.cmd.issue.payload.instr, int.from_bytes(queue[0].encode(), "little"))
+            ctx.set(unit.cmd.issue.valid, bool(queue))
+            _, _, ready, pulse = await ctx.tick().sample(unit.cmd.issue.ready, unit.cmd.done)
+            if queue and ready:
+                queue.pop(0)
+                accepted.append(cycle)
+            if pulse:
+                done.append(cycle)
+            if len(done) == len(instrs):
+                assert not ctx.get(unit.error.valid)
+                return
+        raise AssertionError(f"accepted {accepted}, done {done}")
+
+    sim = Simulator(unit)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.add_testbench(serve, background=True)
+    sim.add_testbench(watch, background=True)
+    sim.run()
+    assert accepted[1] < done[0], "the second LOAD must start before the first one's data is all back"
+    sp = np.zeros((CONFIG.sp_rows, CONFIG.dim), np.uint8)
+    acc = np.zeros((CONFIG.acc_rows, CONFIG.dim), np.int32)
+    for instr in instrs:
+        machine = golden_machine(dram, instr, sp, acc)
+        sp, acc = machine.sp.copy(), machine.acc.copy()
+    for mem, expected in ((Mem.SP, sp), (Mem.ACC, acc)):
+        rows = set(np.flatnonzero((expected != 0).any(axis=1)))
+        assert rows <= set(written[mem])
+        for row, value in written[mem].items():
+            np.testing.assert_array_equal(value, expected[row], err_msg=f"{mem.name} row {row}")
