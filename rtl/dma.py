@@ -360,6 +360,9 @@ class StoreUnit(wiring.Component):
 
         def burst_from(addr_, beats_left):
             return _burst_beats(addr_, beats_left, MAX_BURST_BEATS, lb)
+        # AW address/length registers; SHIFT offers a row's first AW straight from its geometry (saving a cycle)
+        aw_addr, aw_len = Signal(ADDR_BITS), Signal(8)
+        m.d.comb += [wr.awaddr.eq(aw_addr), wr.awlen.eq(aw_len)]
         aw_sent = wr.awvalid & wr.awready
         m.d.sync += b_out.eq(b_out + aw_sent - (wr.bvalid & wr.bready))
         m.d.comb += wr.bready.eq(1)
@@ -408,8 +411,12 @@ class StoreUnit(wiring.Component):
                         m.d.sync += coalesce.eq(1)
                     with m.Else():
                         m.d.comb += first_burst.eq(geo.beats1)
-                    m.d.sync += [burst_left.eq(first_burst), wr.awaddr.eq(geo.first), wr.awlen.eq(first_burst - 1)]
-                    m.next = "AW"
+                    m.d.sync += [burst_left.eq(first_burst), aw_addr.eq(geo.first), aw_len.eq(first_burst - 1)]
+                    m.d.comb += [wr.awvalid.eq(1), wr.awaddr.eq(geo.first), wr.awlen.eq(first_burst - 1)]
+                    with m.If(wr.awready):
+                        m.next = "W"
+                    with m.Else():  # held (registered, unchanged) until accepted
+                        m.next = "AW"
             with m.State("AW"):
                 m.d.comb += wr.awvalid.eq(1)
                 with m.If(wr.awready):
@@ -437,7 +444,7 @@ class StoreUnit(wiring.Component):
                             m.d.comb += rest.eq(burst_from(next_addr, run_beats - beat - 1))
                         with m.Else():
                             m.d.comb += rest.eq(geo.beats - geo.beats1)
-                        m.d.sync += [burst_left.eq(rest), wr.awaddr.eq(next_addr), wr.awlen.eq(rest - 1)]
+                        m.d.sync += [burst_left.eq(rest), aw_addr.eq(next_addr), aw_len.eq(rest - 1)]
                         m.next = "AW"
             with m.State("NEXT"):
                 with m.If(last):
