@@ -3,7 +3,9 @@
 Both walk rows in the order of docs/isa.md section 4 with `RowWalker` (z outermost, x innermost; LOAD adds
 padding rows, which never touch DRAM). A row is `row_elems' * esize` bytes at any byte address: the load unit
 reads the aligned beats that cover it and realigns; the store unit shifts the row into beat position and writes
-it with byte strobes. A row whose beats cross a 4 KiB page is split into two bursts. Every access is checked
+it with byte strobes. Runs of rows that are contiguous in DRAM and whole beats share long INCR bursts (sized
+from the rows left in the x run, cut at 4 KiB pages and at 32 read / 256 write beats); any other row is its own
+burst, two when its beats cross a 4 KiB page (docs/rtl.md, "DMA"). Every access is checked
 against the arena again (a hit is INTERNAL: dispatch should have caught it) and skipped; SLVERR/DECERR responses
 are BUS_ERROR. Both report the first error with the instruction's pc and still finish the instruction, so the
 queues drain and the dispatcher can stop cleanly.
