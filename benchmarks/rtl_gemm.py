@@ -9,8 +9,11 @@ Runs on the Verilated RTL through the fast ctypes simulator (`nux.sim.SimDevice`
   the decoupled queues), which also depends on the DMA bandwidth of the simulated DRAM. Twice: A row-major (the
   host's layout: one short burst per A row) and A pre-tiled by the planner (`a_tiled`: contiguous A tile loads
   that the load unit coalesces into long bursts). The result is checked against A @ B.
+* with --requant also `tiled_gemm_requant_program` (int8 output, REQUANT + ReLU), checked against
+  `gemm_requant_reference`.
 
-Usage: python benchmarks/rtl_gemm.py [--sizes 256 512] [--dim 8] [--skip-tiled] [--tile-m T --tile-nt N]
+Usage: python benchmarks/rtl_gemm.py [--sizes 256 512] [--dim 8] [--skip-tiled] [--requant]
+       [--tile-m T --tile-nt N]
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import argparse
 import time
 
 import numpy as np
-from nux.golden.programs import tiled_gemm_program
+from nux.golden.programs import gemm_requant_reference, tiled_gemm_program, tiled_gemm_requant_program
 from nux.isa import PERF, REG, Instr, NpuConfig, Status, assemble
 
 PROG_BASE = 0x80_0000  # above the operands of a 512^3 GEMM
@@ -71,7 +74,7 @@ def run(dev, config: NpuConfig, program: list[Instr], images: list[tuple[int, by
 
 def report(label: str, config: NpuConfig, c: dict) -> None:
     util = c["MACS"] / (c["CYCLES"] * config.dim ** 2)
-    print(f"{label:40s} cycles {c['CYCLES']:>10,d}  MACs {c['MACS']:>13,d}  utilization {100 * util:6.2f} %  "
+    print(f"{label:48s} cycles {c['CYCLES']:>10,d}  MACs {c['MACS']:>13,d}  utilization {100 * util:6.2f} %  "
           f"array-busy {100 * c['ARRAY_BUSY'] / c['CYCLES']:6.2f} %  stalls L/C/S {c['STALL_LOAD']:,}/"
           f"{c['STALL_COMPUTE']:,}/{c['STALL_STORE']:,}  ({c['CYCLES'] / c['wall'] / 1e6:.2f} Mcycles/s)")
 
@@ -83,6 +86,7 @@ def main() -> None:
     parser.add_argument("--skip-tiled", action="store_true")
     parser.add_argument("--tile-m", type=int, default=None, help="override the planner's tile_m")
     parser.add_argument("--tile-nt", type=int, default=None, help="override the planner's tile_nt")
+    parser.add_argument("--requant", action="store_true", help="also the requantizing program (int8 C)")
     args = parser.parse_args()
     from nux.sim import SimDevice
 
@@ -98,17 +102,24 @@ def main() -> None:
                 continue
             a = rng.integers(-128, 128, (size, size), dtype=np.int8)
             b = rng.integers(-128, 128, (size, size), dtype=np.int8)
-            for a_tiled in (False, True):
-                program, layout = tiled_gemm_program(config, size, size, size, a_zp=0, w_zp=0, a_tiled=a_tiled,
-                                                     tile_m=args.tile_m, tile_nt=args.tile_nt)
+            bias = rng.integers(-20000, 20000, size)
+            mult, shift = rng.integers(1 << 30, (1 << 31) - 1, size), rng.integers(-14, -8, size)
+            cases = [(False, a_tiled) for a_tiled in (False, True)] + ([(True, True)] if args.requant else [])
+            for requant, a_tiled in cases:
+                build = tiled_gemm_requant_program if requant else tiled_gemm_program
+                program, layout = build(config, size, size, size, a_tiled=a_tiled, tile_m=args.tile_m,
+                                        tile_nt=args.tile_nt)
                 if layout.end > PROG_BASE:
                     raise SystemExit(f"operands ({layout.end} bytes) overlap the program at 0x{PROG_BASE:x}")
-                counters = run(dev, config, program, layout.images(a, b), PROG_BASE + 32 * len(program))
-                got = layout.output(dev.read(layout.c, size * size * 4))
-                if not np.array_equal(got, a.astype(np.int64) @ b.astype(np.int64)):
-                    raise SystemExit(f"tiled {size}^3: the RTL's result differs from A @ B")
-                label = f"tiled {'A pre-tiled' if a_tiled else 'A row-major'} {size}^3 " \
-                        f"({layout.tile_m}x{layout.tile_nt})"
+                images = layout.images(a, b, bias, mult, shift) if requant else layout.images(a, b)
+                counters = run(dev, config, program, images, PROG_BASE + 32 * len(program))
+                got = layout.output(dev.read(layout.c, size * size * layout.c_itemsize))
+                expected = (gemm_requant_reference(a, b, bias, mult, shift) if requant
+                            else a.astype(np.int64) @ b.astype(np.int64))
+                if not np.array_equal(got, expected):
+                    raise SystemExit(f"tiled {size}^3: the RTL's result differs from the reference")
+                label = f"tiled{' requant' if requant else ''} {'A pre-tiled' if a_tiled else 'A row-major'} " \
+                        f"{size}^3 ({layout.tile_m}x{layout.tile_nt})"
                 report(label, config, counters)
 
 
