@@ -215,10 +215,14 @@ class LoadUnit(wiring.Component):
         with m.If((ar_left != 0) & rd.arready):
             m.d.sync += [ar_left.eq(ar_left - 1), rd.araddr.eq(second_addr), rd.arlen.eq(second_len)]
         ar_free = (ar_left == 0) | ((ar_left == 1) & rd.arready)  # the AR register can take a burst now
-        cap = max(READ_BURST_BEATS, NB)
+        # Run rows must be a power-of-two number of beats and the cap a power of two (dividing the 4 KiB page):
+        # then a burst cut inside a row is only ever a page cut, and the rest of that row always fits the next
+        # burst (a 3-beat row could be cut by the cap and then again by the page: it takes the per-row path).
+        cap = max(READ_BURST_BEATS, 1 << (NB - 1).bit_length())
         cover = Signal(range(cap + 1))  # beats already requested past the rows taken so far (inside a run)
         fetch = ~row.pad & in_arena
-        run_ok = ((geo.skew == 0) & ((length & (B - 1)) == 0) & (v.x_stride == length)
+        run_ok = ((geo.skew == 0) & ((length & (B - 1)) == 0) & ((geo.beats & (geo.beats - 1)) == 0)
+                  & (v.x_stride == length)
                   & ((row.offset + walker.x_left * length) <= self.arena_size))
         covered = cover >= geo.beats
         start = Signal(ADDR_BITS)  # a run's next burst: from the first beat not yet requested

@@ -22,11 +22,12 @@ BEAT = CONFIG.axi_data_bits // 8
 ACC_ROW = CONFIG.dim * 4  # an ACC row is a whole number of beats at this config: coalescable
 
 
-def load_and_count(instr: Instr, pause: float, seed: int = 0) -> int:
-    """Run one LOAD to ACC, check the rows against the golden model and return the number of AR bursts."""
+def load_and_count(instr: Instr, pause: float, seed: int = 0, config: NpuConfig = CONFIG) -> int:
+    """Run one LOAD to ACC on a unit built for `config` (only the bus width may differ from CONFIG), check the
+    rows against the golden model and return the number of AR bursts."""
     dram = bytearray(np.random.default_rng(seed).integers(0, 256, 0x8000, dtype=np.uint8).tobytes())
-    unit = LoadUnit(CONFIG)
-    memory = AxiMemory(dram, BEAT, seed, pause=pause)
+    unit = LoadUnit(config)
+    memory = AxiMemory(dram, config.axi_data_bits // 8, seed, pause=pause)
     written: dict[int, np.ndarray] = {}
 
     async def serve(ctx):
@@ -71,6 +72,22 @@ def test_coalesced_load_cut_inside_a_row_at_the_page():
     instr = Instr("load", dst=Mem.ACC, dram_offset=PAGE - 13 * BEAT, x_size=100, x_stride=ACC_ROW)
     rest = 100 * ACC_ROW // BEAT - 13
     assert load_and_count(instr, pause=0.3, seed=5) == 1 + -(-rest // READ_BURST_BEATS)
+
+
+def test_narrow_bus_page_cut_inside_a_row_then_cap_cuts():
+    """32-bit bus, 4-beat ACC rows, 26 beats to the page: 26, then 32-beat bursts from the page on."""
+    narrow = replace(CONFIG, axi_data_bits=32)
+    instr = Instr("load", dst=Mem.ACC, dram_offset=PAGE - 26 * 4, x_size=128, x_stride=ACC_ROW)
+    assert load_and_count(instr, pause=0.3, seed=6, config=narrow) == 1 + -(-(128 * 4 - 26) // READ_BURST_BEATS)
+
+
+def test_rows_of_three_beats_are_not_coalesced():
+    """12-byte rows on a 32-bit bus (3 beats): a cap cut and a page cut could fall in one row, so they take the
+    per-row path (one burst per row, two for the row across the page) and the data stays right."""
+    narrow = replace(CONFIG, axi_data_bits=32)
+    rows, offset = 60, PAGE - 11 * 12 - 4  # row 11 straddles the page
+    instr = Instr("load", dst=Mem.ACC, dram_offset=offset, x_size=rows, x_stride=12, row_elems=3)
+    assert load_and_count(instr, pause=0.3, seed=8, config=narrow) == rows + 1
 
 
 def test_strided_rows_are_not_coalesced():
