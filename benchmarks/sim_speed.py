@@ -8,8 +8,9 @@ For each configuration it builds the simulator (or takes it from the cache: then
 recorded when it was built), runs a tiled int32 GEMM (nux.golden.programs.tiled_gemm_program, operands in DRAM,
 loads/stores included) from doorbell to interrupt, checks the result against NumPy bit for bit, and prints
 cycles/s, wall time and array utilisation (ARRAY_BUSY / CYCLES). `--study` rebuilds dim 8 with one option changed
-at a time (Verilator -O level, X handling, C++ -O level, tracing compiled out, --threads 2) and also measures an
-active FST trace, which is how the defaults in nux.sim.build.BuildOptions were chosen.
+at a time (Verilator -O level, X handling, C++ -O level, tracing compiled out, --threads 2, output splitting,
+module inlining, the DFG optimiser) and also measures an active FST trace, which is how the defaults in
+nux.sim.build.BuildOptions were chosen.
 
 Rates are given per wall second and per CPU second of this process (the simulation runs in-process, single
 threaded unless --threads > 1): on a shared machine the CPU figure is the stable one; the load average is printed.
@@ -104,6 +105,11 @@ def study_variants(base: BuildOptions) -> list[tuple[str, BuildOptions]]:
         ("C++ -O3 -march=native", replace(base, opt_cxx="-O3 -march=native")),
         ("trace not compiled in", replace(base, trace=False)),
         ("--threads 2", replace(base, threads=2)),
+        ("--output-split 0", replace(base, extra_verilator_args=("--output-split", "0"))),
+        ("--inline-mult 100000", replace(base, extra_verilator_args=("--inline-mult", "100000"))),
+        ("-fno-dfg", replace(base, extra_verilator_args=("-fno-dfg",))),
+        ("--output-split-cfuncs 0", replace(base, extra_verilator_args=("--output-split-cfuncs", "0"))),
+        ("verilator -O2", replace(base, opt_verilator="-O2")),
     ]
 
 
