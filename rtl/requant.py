@@ -93,23 +93,14 @@ class MbqmLane(wiring.Component):
         prod = Signal(signed(64))
         sat4 = Signal()
         rs4 = Signal(range(32))
-        # (p_hi << 16) + p_lo without a >64-bit intermediate (Verilator evaluates those with slow multi-word
-        # helpers): p_lo = p_lo[16:] * 2^16 + p_lo[:16], and the true product fits in 64 bits
-        prod_hi = (p_hi + p_lo[16:].as_signed())[:48]
-        m.d.sync += [prod.eq(Cat(p_lo[:16], prod_hi).as_signed()), sat4.eq(sat3), rs4.eq(rs3)]
+        m.d.sync += [prod.eq((p_hi << 16) + p_lo), sat4.eq(sat3), rs4.eq(rs3)]
 
         # 5: rounding nudge
         total = Signal(signed(64))
         sat5 = Signal()
         rs5 = Signal(range(32))
-        # prod + nudge (+2^30, or 1 - 2^30 when prod < 0) as two 32-bit halves with a carry, for the same reason
-        # (a 64-bit + 32-bit sum is a 65-bit expression); exact because |prod + nudge| < 2^63
-        negative = prod[63]
-        nudge_lo = Mux(negative, Const((1 - (1 << 30)) & 0xFFFF_FFFF, 32), Const(1 << 30, 32))
-        nudge_hi = Mux(negative, Const(0xFFFF_FFFF, 32), Const(0, 32))
-        sum_lo = prod[:32] + nudge_lo
-        sum_hi = (prod[32:] + nudge_hi + sum_lo[32])[:32]
-        m.d.sync += [total.eq(Cat(sum_lo[:32], sum_hi).as_signed()), sat5.eq(sat4), rs5.eq(rs4)]
+        nudge = Mux(prod >= 0, Const(1 << 30, signed(32)), Const(1 - (1 << 30), signed(32)))
+        m.d.sync += [total.eq(prod + nudge), sat5.eq(sat4), rs5.eq(rs4)]
 
         # 6: SRDHM = trunc(total / 2^31); floor division plus one when negative with a nonzero remainder
         q = Signal(signed(32))
