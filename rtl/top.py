@@ -10,15 +10,16 @@ out of that reset, as the spec keeps IRQ_ENABLE, staging registers and counters 
 from __future__ import annotations
 
 from amaranth.hdl import Module, ResetInserter, Signal
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory, ReadPort, WritePort
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import Out
 from nux.isa import ConfigError, NpuConfig
 from nux.rtl.axi import AxiMaster, axi4_signature, axil_signature, connect_flat
 from nux.rtl.axil import MMIO_ADDR_BITS, AxiLiteSlave, RegisterFile
 from nux.rtl.cmdq import TaskController
+from nux.rtl.compute import ComputeUnit
 from nux.rtl.dispatch import Dispatcher
-from nux.rtl.dma import LoadUnit, StoreUnit, lut_write_signature
+from nux.rtl.dma import LoadUnit, StoreUnit
 from nux.rtl.fetch import INSTR_BITS, FetchUnit
 from nux.rtl.perf import PerfCounters
 
@@ -38,53 +39,6 @@ def check_rtl_config(config: NpuConfig) -> None:
 
 def _addr_bits(rows: int) -> int:
     return (rows - 1).bit_length()
-
-
-def compute_unit_members(config: NpuConfig) -> dict:
-    """The ComputeUnit signature of docs/rtl_interfaces.md (for the stub; rtl/compute.py defines its own)."""
-    dim = config.dim
-    sp, acc = _addr_bits(config.sp_rows), _addr_bits(config.acc_rows)
-    return {
-        "issue": In(stream.Signature(data.StructLayout({"instr": INSTR_BITS, "pc": 16}))),
-        "done": Out(1),
-        "idle": Out(1),
-        "sp_rd_a": In(ReadPort.Signature(addr_width=sp, shape=dim * 8)),
-        "sp_rd_b": In(ReadPort.Signature(addr_width=sp, shape=dim * 8)),
-        "sp_wr": In(WritePort.Signature(addr_width=sp, shape=dim * 8)),
-        "acc_rd": In(ReadPort.Signature(addr_width=acc, shape=dim * 32)),
-        "acc_wr": In(WritePort.Signature(addr_width=acc, shape=dim * 32)),
-        "lut_wr": In(lut_write_signature(dim)),
-        "array_row": Out(1),
-    }
-
-
-class StubComputeUnit(wiring.Component):
-    """Stand-in used only while rtl/compute.py does not exist: completes every instruction without effect.
-
-    It lets the top elaborate (and the simulator engineer build the final ports) before the datapath lands.
-    """
-
-    def __init__(self, config: NpuConfig):
-        self.config = config
-        super().__init__(compute_unit_members(config))
-
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        m.d.comb += [self.issue.ready.eq(1), self.idle.eq(1),
-                     self.sp_rd_a.en.eq(0), self.sp_rd_b.en.eq(0), self.acc_rd.en.eq(0)]
-        m.d.sync += self.done.eq(self.issue.valid)
-        return m
-
-
-def make_compute_unit(config: NpuConfig) -> wiring.Component:
-    """rtl-core's ComputeUnit when rtl/compute.py exists, else the stub (so the top always elaborates)."""
-    try:
-        from nux.rtl.compute import ComputeUnit
-    except ModuleNotFoundError as exc:
-        if exc.name != "nux.rtl.compute":
-            raise
-        return StubComputeUnit(config)
-    return ComputeUnit(config)
 
 
 def top_members(config: NpuConfig) -> dict:
@@ -133,7 +87,7 @@ class NuxNpu(wiring.Component):
         disp = core("dispatch", Dispatcher(cfg))
         load = core("load", LoadUnit(cfg))
         store = core("store", StoreUnit(cfg))
-        cu = core("compute", make_compute_unit(cfg))
+        cu = core("compute", ComputeUnit(cfg))
 
         # ---- bus ports
         connect_flat(m, self, "s_axil_", slave.axil, slave.axil.signature)
