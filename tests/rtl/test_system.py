@@ -31,8 +31,10 @@ ARENA_BASE = 0x1000
 
 
 @pytest.fixture(scope="session")
-def rtl_cache(request) -> Path:
-    return Path(request.config.cache.mkdir("nux_rtl_builds"))
+def rtl_cache(request, tmp_path_factory) -> Path:
+    """pytest's cache keeps cocotb builds across runs; without the cache plugin (-p no:cacheprovider) a temp dir."""
+    cache = getattr(request.config, "cache", None)
+    return Path(cache.mkdir("nux_rtl_builds")) if cache is not None else tmp_path_factory.mktemp("nux_rtl_builds")
 
 
 def random_case(config: NpuConfig, seed: int, kinds: tuple[str, ...] = RandomProgram.KINDS, length: int = 24) -> Case:
