@@ -13,15 +13,18 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import onnx
 from nux.quantizer import build_calibration_model, calibrate, calibrate_with_random_input, optimize, quantize
-from nux.quantizer.data import baseline, digits
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "quantizer"))  # the digits data and the baseline are test code, not nux's
+import baseline  # noqa: E402
+import digits  # noqa: E402
 
 
 def timed_quantization(model, name: str, samples, method: str) -> tuple[onnx.ModelProto, dict[str, float]]:

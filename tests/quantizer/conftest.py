@@ -1,11 +1,11 @@
-"""Helpers for the quantizer tests: tiny models built with onnx.helper, and onnxruntime as the executor."""
+"""Helpers for the quantizer tests: tiny models built with onnx.helper, and `nux.reference` as the executor."""
 
 from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
+from nux.reference import run_onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
@@ -27,8 +27,8 @@ def make_model(nodes, inputs: dict[str, list], outputs: dict[str, list | None], 
 
 
 def run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)
+    """The model's outputs in graph order, executed by the CPU-independent reference."""
+    return list(run_onnx(model, feeds).values())
 
 
 def snr_db(reference: np.ndarray, value: np.ndarray) -> float:
@@ -47,7 +47,7 @@ def mnist_model(test_data) -> onnx.ModelProto:
 
 @pytest.fixture(scope="session")
 def digits_data():
-    from nux.quantizer.data import digits
+    import digits
 
     images, labels = digits.digits()
     return images, labels, digits.mnist_images(images)

@@ -1,19 +1,23 @@
-"""What nux's quantizer is measured against: top-1 accuracy under onnxruntime, and onnxruntime's own
-`quantize_static` (QDQ, per-channel, MinMax, int8) on the same calibration samples."""
+"""What nux's quantizer is measured against (tests and benchmarks/quantizer.py): top-1 accuracy under the
+reference executor (`nux.reference`), and onnxruntime's own `quantize_static` (QDQ, per-channel, MinMax, int8) on
+the same calibration samples. Test-only: it needs onnxruntime.quantization, not part of the installed package."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import onnx
-import onnxruntime as ort
+from nux.reference import onnx_session, run_session
 from onnx import version_converter
 
 
 def top1(model: onnx.ModelProto, images: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy in percent, one image per run (works for models with a fixed batch of 1)."""
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    predictions = [int(np.argmax(session.run(None, {name: image[None]})[0])) for image in images]
+    session = onnx_session(model)
+    name, output = session.get_inputs()[0].name, session.get_outputs()[0].name
+    predictions = [int(np.argmax(run_session(session, {name: image[None]})[output])) for image in images]
     return 100.0 * float(np.mean(np.array(predictions) == labels))
 
 
@@ -31,9 +35,6 @@ def ort_quantize_static(model: onnx.ModelProto, input_name: str, samples: np.nda
 
     if model.opset_import[0].version < 13:
         model = version_converter.convert_version(model, 13)
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "model.onnx", Path(tmp) / "model.qdq.onnx"
         onnx.save(model, src)
