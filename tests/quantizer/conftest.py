@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from nux.quantizer.checks import IR_VERSION
 from nux.reference import run_onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -12,15 +13,16 @@ OPSET = 17
 
 
 def make_model(nodes, inputs: dict[str, list], outputs: dict[str, list | None], inits: dict[str, np.ndarray],
-               opset: int = OPSET) -> onnx.ModelProto:
-    """A float32 model: inputs/outputs map names to shapes (None: unknown), inits to values."""
+               opset: int = OPSET, ir_version: int = IR_VERSION) -> onnx.ModelProto:
+    """A float32 model: inputs/outputs map names to shapes (None: unknown), inits to values. The IR version is
+    nux's, not the installed onnx's default, which the installed onnxruntime may not read."""
     graph = helper.make_graph(
         nodes, "test",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs.items()],
         [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version)
     model = onnx.shape_inference.infer_shapes(model)  # fills in the outputs given without a shape
     onnx.checker.check_model(model)
     return model
