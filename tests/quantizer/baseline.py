@@ -9,13 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from nux.reference import onnx_session, run_session
+from nux.reference import REFERENCE_OPT_LEVEL_NAME, onnx_session, run_session
 from onnx import version_converter
 
 
-def top1(model: onnx.ModelProto, images: np.ndarray, labels: np.ndarray) -> float:
-    """Top-1 accuracy in percent, one image per run (works for models with a fixed batch of 1)."""
-    session = onnx_session(model)
+def snr_db(reference: np.ndarray, value: np.ndarray) -> float:
+    """10 log10(sum ref^2 / sum (ref - value)^2), in float64; inf when equal."""
+    noise = np.sum((reference.astype(np.float64) - value) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise))
+
+
+def top1(model: onnx.ModelProto, images: np.ndarray, labels: np.ndarray,
+         optimization: str = REFERENCE_OPT_LEVEL_NAME) -> float:
+    """Top-1 accuracy in percent, one image per run (works for models with a fixed batch of 1). `optimization`
+    other than the reference's measures onnxruntime's fused kernels instead (benchmarks/quantizer.py)."""
+    session = onnx_session(model, optimization=optimization)
     name, output = session.get_inputs()[0].name, session.get_outputs()[0].name
     predictions = [int(np.argmax(run_session(session, {name: image[None]})[output])) for image in images]
     return 100.0 * float(np.mean(np.array(predictions) == labels))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from baseline import snr_db  # noqa: F401 - the tests import it from here
 from nux.quantizer.checks import IR_VERSION
 from nux.reference import run_onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -31,11 +32,6 @@ def make_model(nodes, inputs: dict[str, list], outputs: dict[str, list | None], 
 def run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     """The model's outputs in graph order, executed by the CPU-independent reference."""
     return list(run_onnx(model, feeds).values())
-
-
-def snr_db(reference: np.ndarray, value: np.ndarray) -> float:
-    noise = np.sum((reference.astype(np.float64) - value) ** 2)
-    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise))
 
 
 def rng_array(shape, seed: int = 0, low: float = -1.0, high: float = 1.0) -> np.ndarray:
