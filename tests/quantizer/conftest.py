@@ -45,6 +45,8 @@ def mnist_model(test_data) -> onnx.ModelProto:
 
 @pytest.fixture(scope="session")
 def digits_data():
+    pytest.importorskip("sklearn", reason="the digits data come with scikit-learn (dev extra)")
+    pytest.importorskip("scipy", reason="the digits are resized with scipy (dev extra)")
     import digits
 
     images, labels = digits.digits()
