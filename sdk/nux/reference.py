@@ -46,14 +46,20 @@ def _model_bytes(model: onnx.ModelProto | bytes | str | os.PathLike) -> bytes:
     return Path(model).read_bytes()
 
 
-def onnx_session(model: onnx.ModelProto | bytes | str | os.PathLike, *, what: str = "model"):
+def onnx_session(model: onnx.ModelProto | bytes | str | os.PathLike, *, what: str = "model",
+                 optimization: str = REFERENCE_OPT_LEVEL_NAME):
     """An onnxruntime CPU session that executes QDQ as float-simulated quantization on any CPU.
 
-    `what` names the model in the error message ("calibration model", "quantized model", ...)."""
+    `what` names the model in the error message ("calibration model", "quantized model", ...). `optimization` is
+    an `onnxruntime.GraphOptimizationLevel` name; anything but the default is not a reference and exists only to
+    measure what onnxruntime's fused kernels do on this CPU (benchmarks/quantizer.py)."""
     import onnxruntime as ort
 
+    level = getattr(ort.GraphOptimizationLevel, optimization, None)
+    if not isinstance(level, ort.GraphOptimizationLevel):
+        raise ReferenceError(f"unknown onnxruntime optimization level {optimization!r}")
     options = ort.SessionOptions()
-    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, REFERENCE_OPT_LEVEL_NAME)
+    options.graph_optimization_level = level
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(_model_bytes(model), options, providers=["CPUExecutionProvider"])

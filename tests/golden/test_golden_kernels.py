@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from nux.golden.kernels import (
     KernelError,
@@ -26,6 +25,7 @@ from nux.golden.kernels import (
 )
 from nux.golden.requant import quantize_multiplier, requant
 from nux.isa import Instr, VectorOp
+from nux.reference import run_onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
@@ -120,10 +120,7 @@ def test_conv_matches_onnxruntime_qlinearconv():
     got = conv2d(x, w, bias, [m for m, _ in ms], [s for _, s in ms], x_zp=3, out_zp=128, out_signed=False,
                  stride=params["strides"], padding=params["pads"], dilation=params["dilations"], groups=2)
     model = _qlinearconv_model(x.shape, got.shape, w, bias, 0.5, 3, w_scales, 0.125, 128, **params)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    (expected,) = session.run(None, {"x": x})
+    (expected,) = run_onnx(model, {"x": x}).values()
     assert got.dtype == np.uint8 and 0 < np.count_nonzero((got > 0) & (got < 255))  # not all saturated
     np.testing.assert_array_equal(got, expected)
 

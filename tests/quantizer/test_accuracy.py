@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import baseline
+import digits
 import pytest
 from nux.quantizer import post_training_quantization
-from nux.quantizer.data import baseline, digits
 
 CALIBRATION = 200  # samples from the training split; accuracy is measured on the held-out split
 
@@ -15,6 +16,7 @@ def test_int8_top1_close_to_fp32_and_onnxruntime(model_name, mnist_model, digits
     if model_name == "mnist-8":
         model, x, name = mnist_model, mnist_images, "Input3"
     else:
+        pytest.importorskip("torch", reason="digits-cnn is trained with torch (dev extra, CPU wheel)")
         model, x, name = digits.train_cnn(images[:digits.TRAIN], labels[:digits.TRAIN]), images, "input"
     calibration = x[:CALIBRATION]
     test_x, test_y = x[digits.TRAIN:], labels[digits.TRAIN:]

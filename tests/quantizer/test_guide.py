@@ -9,10 +9,11 @@ import nux
 import nux.quantizer  # noqa: F401 - the guide calls nux.quantizer.*
 import onnx
 import pytest
-import torch
-import torch.nn.functional as F  # noqa: N812 - the guide's spelling
 from conftest import run, snr_db
-from torch import nn
+
+torch = pytest.importorskip("torch", reason="the guide's ExampleNet is a PyTorch model (torch is in the dev extra)")
+F = torch.nn.functional  # the guide imports it as F
+nn = torch.nn
 
 
 class ExampleNet(nn.Module):

@@ -13,7 +13,9 @@ from nux.quantizer import (
     optimize,
     quantize,
 )
+from nux.quantizer.checks import IR_VERSION
 from nux.quantizer.params import activation_qparams, bias_scale, quantize_bias, quantize_weights, symmetric_scales
+from nux.reference import run_onnx
 from onnx import helper, numpy_helper
 
 
@@ -201,3 +203,19 @@ def test_shared_weights_are_quantized_once():
     convs = [n for n in quantized.graph.node if n.op_type == "Conv"]
     assert convs[0].input[1] == convs[1].input[1]
     assert not [i for i in quantized.graph.initializer if i.name == "w"]  # the float weights are gone
+
+
+@pytest.mark.parametrize(("opset", "ir_version"), [(13, IR_VERSION), (21, IR_VERSION), (25, 13)])
+def test_written_model_has_nux_ir_version_and_loads_in_onnxruntime(opset, ir_version):
+    """The quantizer writes its own IR version, not the installed onnx's default (onnx 1.23 writes IR 14, which
+    onnxruntime 1.31 refuses), and onnxruntime loads and runs the result."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["y"])]
+    model = make_model(nodes, {"x": [1, 2, 4, 4]}, {"y": None}, {"w": rng_array((3, 2, 1, 1), 1)}, opset=opset,
+                       ir_version=onnx.IR_VERSION)
+    x = rng_array((2, 2, 4, 4), 2)
+    optimized, quantized, _ = quantize_with_data(model, {"x": x})
+    for written in (optimized, quantized):
+        assert written.ir_version == ir_version and written.opset_import[0].version == opset
+    (y,) = run_onnx(quantized, {"x": x[:1]}).values()
+    assert snr_db(np.maximum(np.einsum("oc,nchw->nohw", numpy_helper.to_array(model.graph.initializer[0])[:, :, 0, 0],
+                                       x[:1]), 0), y) > 30.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import baseline
 import numpy as np
 import nux.cli
 import onnx
@@ -9,7 +10,6 @@ import pytest
 import typer
 from conftest import make_model, rng_array, snr_db
 from nux.quantizer import optimize, post_training_quantization, quantization_report
-from nux.quantizer.data import baseline
 from nux.quantizer.params import activation_qparams, dequantize, quantize_activation
 from onnx import helper
 

@@ -1,4 +1,4 @@
-"""Calibration: measure the dynamic range of every float activation with onnxruntime.
+"""Calibration: measure the dynamic range of every float activation with onnxruntime (via `nux.reference`).
 
 `build_calibration_model` appends ReduceMin and ReduceMax to every float tensor (graph inputs too) and makes
 their scalar results graph outputs; the names it added are recorded in the model's metadata, so `calibrate` can
@@ -68,7 +68,6 @@ def calibrate(model: onnx.ModelProto, calibration_data, *, method: str = "minmax
     if histogram:
         model = expose_outputs(model, tensors)
     session = make_session(model, "calibration model")
-    out_index = {o.name: i for i, o in enumerate(session.get_outputs())}
     minmax = {t: MinMax() for t in tensors}
     hists = {t: Histogram(bins) for t in tensors} if histogram else {}
     total = count_runs(calibration_data, specs, batch_size)
@@ -78,9 +77,9 @@ def calibrate(model: onnx.ModelProto, calibration_data, *, method: str = "minmax
     for feeds in bar:
         outputs = run(session, feeds, "calibration model")
         for tensor, lo, hi in meta["tensors"]:
-            minmax[tensor].update(outputs[out_index[lo]], outputs[out_index[hi]])
+            minmax[tensor].update(outputs[lo], outputs[hi])
             if histogram:
-                hists[tensor].update(outputs[out_index[tensor]])
+                hists[tensor].update(outputs[tensor])
         runs += 1
     if runs == 0:
         raise QuantizationError("calibration data is empty")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import onnx
-from onnx import TensorProto
+from onnx import TensorProto, helper
 
 from .errors import QuantizationError
 from .graph import DEFAULT_DOMAINS, elem_type, opset_version, runtime_inputs
@@ -16,12 +16,22 @@ from .graph import DEFAULT_DOMAINS, elem_type, opset_version, runtime_inputs
 MIN_OPSET = 7
 MAX_OPSET = 25
 QDQ_MIN_OPSET = 13
+# The IR version of every model nux.quantizer writes, set explicitly instead of inheriting the installed onnx's
+# default, which can be newer than the installed onnxruntime reads (onnx 1.23 writes IR 14, onnxruntime 1.31 reads
+# up to 13). IR 10 is read by every onnxruntime nux supports; opsets >= 23 need a newer IR and get the lowest one
+# that carries them (`output_ir_version`).
+IR_VERSION = 10
 
 QUANTIZED_OPS = {
     "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
     "ConvInteger", "MatMulInteger", "QLinearAdd", "QLinearMul", "QGemm",
 }
 QUANTIZED_TYPES = {TensorProto.INT8, TensorProto.UINT8, TensorProto.INT4, TensorProto.UINT4}
+
+
+def output_ir_version(model: onnx.ModelProto) -> int:
+    """The IR version nux writes for `model`'s opsets: IR_VERSION, or the lowest IR that carries a newer opset."""
+    return max(IR_VERSION, helper.find_min_ir_version_for(list(model.opset_import)))
 
 
 def check_model(model: onnx.ModelProto) -> None:

@@ -9,10 +9,10 @@ so that calibration and quantization know the type and shape of everything.
 from __future__ import annotations
 
 import onnx
-from onnx import helper, shape_inference, version_converter
+from onnx import shape_inference, version_converter
 
 from . import cleanup, folding, fusions
-from .checks import QDQ_MIN_OPSET, check_model
+from .checks import QDQ_MIN_OPSET, check_model, output_ir_version
 from .errors import QuantizationError
 from .graph import copy_model, opset_version, remove_unused
 
@@ -47,7 +47,8 @@ def optimize(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def upgrade(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy with initializers removed from the graph inputs, opset >= 13 and a matching IR version."""
+    """A copy with initializers removed from the graph inputs, opset >= 13 and nux's IR version for it
+    (`checks.output_ir_version`), so every model the quantizer writes loads in the pinned onnxruntime."""
     model = copy_model(model)
     if opset_version(model) < QDQ_MIN_OPSET:
         try:
@@ -58,7 +59,7 @@ def upgrade(model: onnx.ModelProto) -> onnx.ModelProto:
     inits = {init.name for init in model.graph.initializer}
     for vi in [vi for vi in model.graph.input if vi.name in inits]:
         model.graph.input.remove(vi)
-    model.ir_version = max(model.ir_version, helper.find_min_ir_version_for(list(model.opset_import)))
+    model.ir_version = output_ir_version(model)
     return model
 
 

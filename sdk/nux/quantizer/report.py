@@ -1,5 +1,8 @@
 """Per-tensor quantization error: SNR in dB between the float model and its QDQ model, both run by onnxruntime.
 
+Both models run through `nux.reference` (graph optimizations off): onnxruntime's fused integer kernels would
+measure the host CPU's int8 arithmetic (they saturate without VNNI), not the quantization error of the model.
+
 The QDQ model is read generically (any QuantizeLinear -> DequantizeLinear pair), so the report also works on
 onnxruntime's quantize_static output. A tensor X of the float model is compared with the DequantizeLinear output
 that stands for it, i.e. with what the next operator of the quantized model reads. Pass the optimized float
@@ -64,16 +67,14 @@ def quantization_report(float_model: onnx.ModelProto, quantized_model: onnx.Mode
     specs = input_specs(float_model, names)
     float_session = make_session(expose_outputs(float_model, list(pairs)), "float model")
     quant_session = make_session(expose_outputs(quantized_model, list(pairs.values())), "quantized model")
-    f_index = {o.name: i for i, o in enumerate(float_session.get_outputs())}
-    q_index = {o.name: i for i, o in enumerate(quant_session.get_outputs())}
     report = QuantizationReport([TensorError(n) for n in pairs], sorted(graph_output_names(float_model.graph)))
     source = random_samples(specs, num_samples, seed) if data is None else data
     for feeds in iter_feeds(source, specs, batch_size):
         ref = run(float_session, feeds, "float model")
         got = run(quant_session, feeds, "quantized model")
         for entry in report.tensors:
-            x = ref[f_index[entry.name]].astype(np.float64)
-            y = got[q_index[pairs[entry.name]]].astype(np.float64)
+            x = ref[entry.name].astype(np.float64)
+            y = got[pairs[entry.name]].astype(np.float64)
             entry.signal += float(np.sum(x * x))
             entry.noise += float(np.sum((x - y) ** 2))
         report.runs += 1

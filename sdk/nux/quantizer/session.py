@@ -1,24 +1,37 @@
-"""onnxruntime sessions for the quantizer (calibration and the report), with its errors turned into ours."""
+"""The quantizer's view of `nux.reference`: the same onnxruntime sessions, with failures as QuantizationError.
+
+Calibration and the report run models through `nux.reference` (graph optimizations off) so the ranges and SNR
+figures they print are the same on every CPU; this module only re-types the reference's errors, because a model
+onnxruntime cannot load or run is bad input to the quantizer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import numpy as np
 import onnx
-import onnxruntime as ort
+
+from nux import reference
 
 from .errors import QuantizationError
 
 
-def make_session(model: onnx.ModelProto, what: str) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
+@contextmanager
+def _as_quantization_error() -> Iterator[None]:
     try:
-        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated exception types
-        raise QuantizationError(f"onnxruntime cannot load the {what}: {str(exc).strip().splitlines()[0]}") from None
+        yield
+    except reference.ReferenceError as exc:  # nux's, not the builtin of that name
+        raise QuantizationError(str(exc)) from None
 
 
-def run(session: ort.InferenceSession, feeds: dict, what: str) -> list:
-    try:
-        return session.run(None, feeds)
-    except Exception as exc:  # noqa: BLE001
-        raise QuantizationError(f"onnxruntime failed running the {what}: {str(exc).strip().splitlines()[0]}") from None
+def make_session(model: onnx.ModelProto, what: str):
+    """`nux.reference.onnx_session`, raising QuantizationError naming `what` when onnxruntime rejects the model."""
+    with _as_quantization_error():
+        return reference.onnx_session(model, what=what)
+
+
+def run(session, feeds: Mapping[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
+    """All outputs of `session` by name (`nux.reference.run_session`), failures as QuantizationError."""
+    with _as_quantization_error():
+        return reference.run_session(session, feeds, what=what)

@@ -4,6 +4,9 @@
 0..255) so that the ONNX model zoo's mnist-8 can be evaluated on real digits. `train_cnn` trains a small
 Conv+BN+ReLU network with torch in a few seconds and exports it with `torch.onnx.export`; it is made on the fly
 (deterministic seed) instead of shipping a binary model.
+
+Test and benchmark data only (scikit-learn, scipy, torch): it lives with the tests so the installed `nux` package
+imports none of them.
 """
 
 from __future__ import annotations
