@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nux.driver.device import DeviceError
+from nux.device import DeviceError
 from nux.isa import NPU_ID, REG, ErrorCode, Irq, NpuConfig, Status
 from nux.isa.registers import STATUS_ERROR_SHIFT
 from nux.sim.library import SimError, Stop, Until

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from nux.driver.device import Device, DeviceError
-from nux.golden.device import GoldenDevice
+from nux.device import Device, DeviceError
+from nux.driver.golden_backend import GoldenDevice
 from nux.isa import ISA_VERSION, NPU_ID, PERF, REG, Ctrl, ErrorCode, Instr, Irq, NpuConfig, Status, assemble
 
 CONFIG = NpuConfig(dim=4, sp_rows=64, acc_rows=32, cmdq_depth=3)
