@@ -46,6 +46,8 @@ def c_header() -> str:
         "/* Registers: byte offsets in the MMIO window. */",
     ]
     lines += [f"#define NUX_REG_{r.name} 0x{r.offset:03X}u" for r in REGISTERS]
+    lines += _x_macro("NUX_REGISTERS", "X(name, offset) of every register",
+                      [f"{r.name}, NUX_REG_{r.name}" for r in REGISTERS])
     lines += ["/* Register fields: NUX_<REGISTER>_<FIELD>_SHIFT, _WIDTH and _MASK (the field's bits in place). */"]
     for r in REGISTERS:
         for f in r.fields:
@@ -57,6 +59,8 @@ def c_header() -> str:
         "#define NUX_FIELD_PUT(field, value) (((uint32_t)(value) << field##_SHIFT) & field##_MASK)",
         f"#define NUX_VERSION_VALUE 0x{REGISTER['VERSION'].value:08X}u",
     ]
+    lines += _x_macro("NUX_REGISTER_FIELDS", "X(register, field): NUX_##register##_##field##_SHIFT etc. exist",
+                      [f"{r.name}, {f.name}" for r in REGISTERS for f in r.fields])
     lines += _x_macro("NUX_CFG_REGISTERS", "X(NpuConfig field, CFG_* register offset), in NpuConfig order",
                       [f"{field}, NUX_REG_{r.name}" for field, r in CONFIG_FIELDS.items()])
     lines += _x_macro("NUX_TASK_WORDS", "X(descriptor field, 32-bit word (0 = low), TASK_* register offset)",

@@ -253,13 +253,13 @@ def task_fields(words: Mapping[str, int]) -> dict[str, int]:
             for name, regs in TASK_FIELDS.items()}
 
 
-def _check_map() -> None:
+def check_map(registers: tuple[Register, ...], counters: tuple[PerfCounter, ...]) -> None:
     """Offsets unique, aligned, inside the window; fields inside their word and disjoint; every NpuConfig field
-    reported; descriptor words complete. Checked at import, so a bad edit fails at once."""
-    offsets = [r.offset for r in REGISTERS] + [o for c in PERF_COUNTERS for o in (c.offset, c.hi)]
+    reported once, in order; descriptor words complete. Run at import, so a bad edit fails at once."""
+    offsets = [r.offset for r in registers] + [o for c in counters for o in (c.offset, c.hi)]
     if len(offsets) != len(set(offsets)) or any(o % 4 or not 0 <= o < MMIO_SIZE for o in offsets):
         raise AssertionError("register map overlaps or is misaligned")
-    for r in REGISTERS:
+    for r in registers:
         bits = 0
         for f in r.fields:
             if f.width < 1 or f.msb >= WORD_BITS or bits & f.mask:
@@ -269,11 +269,14 @@ def _check_map() -> None:
             bits |= f.mask
         if sum(x is not None for x in (r.value, r.config, r.task)) > 1:
             raise AssertionError(f"{r.name} has more than one source")
-    if list(CONFIG_FIELDS) != [f.name for f in dataclasses.fields(NpuConfig)]:
+    if [r.config for r in registers if r.config is not None] != [f.name for f in dataclasses.fields(NpuConfig)]:
         raise AssertionError("every NpuConfig field needs exactly one CFG_* register, in NpuConfig order")
-    for regs in TASK_FIELDS.values():
-        if [r.task[1] for r in regs] != list(range(len(regs))):
-            raise AssertionError(f"{regs[0].name}: task words must be declared low word first")
+    words: dict[str, list[int]] = {}
+    for r in registers:
+        if r.task is not None:
+            words.setdefault(r.task[0], []).append(r.task[1])
+    if any(w != list(range(len(w))) for w in words.values()):
+        raise AssertionError("TASK_* words must be declared low word first, without gaps")
 
 
-_check_map()
+check_map(REGISTERS, PERF_COUNTERS)
