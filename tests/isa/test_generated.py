@@ -3,12 +3,12 @@ C header compiles and says exactly what nux.isa says (a C program built on it pr
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cbuild import compile_c
 from nux.isa import (
     CONFIG_FIELDS,
     MMIO_ADDR_BITS,
@@ -54,17 +54,8 @@ def test_c_header_has_every_register_opcode_and_error():
 
 @pytest.fixture(scope="module")
 def isa_dump(tmp_path_factory) -> Path:
-    """isa_dump.c built against the freshly generated header, with every warning an error."""
-    build = tmp_path_factory.mktemp("isa_dump")
-    (build / "nux_isa.h").write_text(c_header())
-    exe = build / "isa_dump"
-    cc = shutil.which("cc") or shutil.which("gcc")
-    assert cc, "no C compiler on PATH (Verilator needs one too)"
-    result = subprocess.run(
-        [cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{build}", str(HERE / "isa_dump.c"),
-         "-o", str(exe)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return exe
+    """isa_dump.c built against the freshly generated header."""
+    return compile_c(HERE / "isa_dump.c", {"nux_isa.h": c_header()}, tmp_path_factory.mktemp("isa_dump"))
 
 
 def expected_dump(status: int) -> list[str]:
