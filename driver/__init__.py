@@ -5,7 +5,7 @@ wait); `Npu(device_or_string)` identifies it, manages its memory, loads ENFs and
 `register_backend(name, factory)`; `nux.sim` registers "sim" that way when it is imported.
 """
 
-from nux.driver.device import Device, DeviceError
+from nux.device import Device, DeviceError
 from nux.driver.errors import (
     NpuError,
     NpuExecutionError,

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nux.driver.device import Device, DeviceError
+from nux.device import Device, DeviceError
 from nux.errors import NuxError
-from nux.isa import ISA_VERSION, NPU_ID, REG, NpuConfig
-
-#: CFG_* register -> NpuConfig field
-CONFIG_REGISTERS = {
-    "CFG_DIM": "dim",
-    "CFG_SP_ROWS": "sp_rows",
-    "CFG_ACC_ROWS": "acc_rows",
-    "CFG_AXI_DATA_BITS": "axi_data_bits",
-    "CFG_DRAM_ADDR_BITS": "dram_addr_bits",
-    "CFG_CMDQ_DEPTH": "cmdq_depth",
-}
+from nux.isa import CONFIG_FIELDS, ISA_VERSION, NPU_ID, REG, VERSION, NpuConfig
 
 
 @dataclass(frozen=True)
@@ -37,14 +27,14 @@ def identify(device: Device) -> Identity:
             f"{device!r} is not a nux NPU: ID register reads 0x{ident:08x}, expected 0x{NPU_ID:08x} ('NUX1') "
             "(wrong device, FPGA image not loaded, or wrong BAR?)"
         )
-    raw = device.read32(REG["VERSION"])
-    version = (raw >> 16, raw & 0xFFFF)
+    fields = VERSION.decode(device.read32(VERSION.offset))
+    version = (fields["MAJOR"], fields["MINOR"])
     if version[0] != ISA_VERSION[0]:
         raise DeviceError(
             f"the NPU implements ISA v{version[0]}.{version[1]}, this driver ISA v{ISA_VERSION[0]}.{ISA_VERSION[1]}: "
             "major versions differ, so programs are not compatible (update the driver or the FPGA image)"
         )
-    values = {field: device.read32(REG[reg]) for reg, field in CONFIG_REGISTERS.items()}
+    values = {field: device.read32(reg.offset) for field, reg in CONFIG_FIELDS.items()}
     try:
         config = NpuConfig(**values)
     except NuxError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 
-from nux.driver.device import DeviceError
+from nux.device import DeviceError
 
 
 def open_node(path: str, flags: int, what: str, hint: str) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from nux.driver.device import Device
+from nux.device import Device
 from nux.driver.errors import NpuError
 from nux.driver.identify import identify
 from nux.driver.memory import DeviceMemory
@@ -23,8 +23,7 @@ from nux.driver.model import LoadedModel, Run
 from nux.driver.registry import open_device
 from nux.driver.tasks import CommandQueue, Task, TaskDescriptor
 from nux.enf import Enf, EnfError, load_enf, read_enf, validate_enf
-from nux.isa import INSTR_BYTES, PERF_COUNTERS, REG, ConfigError, Ctrl, Instr, assemble
-from nux.isa.registers import STATUS_ERROR_SHIFT, STATUS_QUEUED_SHIFT
+from nux.isa import INSTR_BYTES, PERF_COUNTERS, REG, STATUS, ConfigError, Ctrl, Instr, assemble
 
 ARENA_ALIGN = 4096
 
@@ -79,21 +78,17 @@ class Npu:
     def perf(self) -> dict[str, int]:
         """Every 64-bit perf counter; LO is read first because reading it latches HI (docs/isa.md §6)."""
         out = {}
-        for name, offset, _, _ in PERF_COUNTERS:
-            lo = self.device.read32(offset)
-            out[name] = self.device.read32(offset + 4) << 32 | lo
+        for counter in PERF_COUNTERS:
+            lo = self.device.read32(counter.offset)
+            out[counter.name] = self.device.read32(counter.hi) << 32 | lo
         return out
 
     def status(self) -> dict[str, int]:
         """STATUS decoded, plus the completion and fault registers (for `nux info` and debugging)."""
-        raw = self.device.read32(REG["STATUS"])
+        raw = self.device.read32(STATUS.offset)
         return {
             "status": raw,
-            "busy": raw & 1,
-            "error": (raw >> 1) & 1,
-            "cmdq_overflow": (raw >> 2) & 1,
-            "error_code": (raw >> STATUS_ERROR_SHIFT) & 0xFF,
-            "queued": (raw >> STATUS_QUEUED_SHIFT) & 0xFF,
+            **{name.lower(): value for name, value in STATUS.decode(raw).items()},
             "completed": self.device.read32(REG["COMPLETED"]),
             "last_tag": self.device.read32(REG["LAST_TAG"]),
             "cmdq_free": self.device.read32(REG["CMDQ_FREE"]),

@@ -18,7 +18,7 @@ import mmap
 import os
 import sys
 
-from nux.driver.device import DeviceError, check_dma, check_mmio, poll_irq
+from nux.device import DeviceError, check_dma, check_mmio, poll_irq
 from nux.driver.nodes import close_fds, open_node
 from nux.driver.registry import construct, register_backend
 

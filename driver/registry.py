@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nux.driver.device import Device, DeviceError
+from nux.device import Device, DeviceError
 
 BackendFactory = Callable[..., Device]
 

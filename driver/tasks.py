@@ -13,11 +13,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from nux.driver.device import Device, DeviceError
+from nux.device import Device, DeviceError
 from nux.driver.errors import NpuError, NpuExecutionError, NpuTimeout, TaskAborted
 from nux.errors import NuxError
-from nux.isa import INSTR_BYTES, REG, Ctrl, Irq, Status, decode, format_instr
-from nux.isa.registers import STATUS_ERROR_SHIFT
+from nux.isa import INSTR_BYTES, REG, STATUS, Ctrl, Irq, Status, decode, format_instr, task_words
 
 MASK32 = 0xFFFFFFFF
 _IRQS = int(Irq.DONE | Irq.ERROR)
@@ -82,7 +81,7 @@ class CommandQueue:
         self.depth = depth
         self._pending: list[Task] = []
         self._next_tag = 1
-        self._staged: dict[str, int] = {}
+        self._staged: dict[int, int] = {}  # register offset -> value written
         # Sequence numbers count from the COMPLETED value seen now, so attaching without a reset works too.
         self._submitted = self._retired = 0
         self._last_completed = device.read32(REG["COMPLETED"])
@@ -129,7 +128,7 @@ class CommandQueue:
             self.reset("the command queue overflowed (is another process submitting to this NPU?)")
 
     def _fail(self, status: int) -> None:
-        code = (status >> STATUS_ERROR_SHIFT) & 0xFF
+        code = STATUS.field("ERROR_CODE").get(status)
         pc = self.device.read32(REG["FAULT_PC"])
         tag = self.device.read32(REG["FAULT_TAG"])
         culprit = next((t for t in self._pending if t.tag == tag), self._pending[0] if self._pending else None)
@@ -156,23 +155,20 @@ class CommandQueue:
                 self._expire(oldest, timeout, "while waiting for a free command-queue slot")
         tag = self._next_tag
         self._next_tag = (self._next_tag + 1) & MASK32 or 1
-        self._stage("TASK_PROG_BASE_LO", desc.prog_base & MASK32)
-        self._stage("TASK_PROG_BASE_HI", desc.prog_base >> 32)
-        self._stage("TASK_PROG_LEN", desc.prog_len)
-        self._stage("TASK_ARENA_BASE_LO", desc.arena_base & MASK32)
-        self._stage("TASK_ARENA_BASE_HI", desc.arena_base >> 32)
-        self._stage("TASK_ARENA_SIZE", desc.arena_size)
-        self._stage("TASK_TAG", tag)
+        words = task_words(prog_base=desc.prog_base, prog_len=desc.prog_len, arena_base=desc.arena_base,
+                           arena_size=desc.arena_size, tag=tag)
+        for reg, value in words.items():
+            self._stage(reg.offset, value)
         self.device.write32(REG["DOORBELL"], 1)
         self._submitted += 1
         task = Task(desc, tag, self._submitted)
         self._pending.append(task)
         return task
 
-    def _stage(self, name: str, value: int) -> None:
-        if self._staged.get(name) != value:
-            self.device.write32(REG[name], value)
-            self._staged[name] = value
+    def _stage(self, offset: int, value: int) -> None:
+        if self._staged.get(offset) != value:
+            self.device.write32(offset, value)
+            self._staged[offset] = value
 
     def wait(self, tasks: Sequence[Task], timeout: float) -> None:
         """Block until every task is resolved, all within one `timeout`; raise the first error in order, or

@@ -19,7 +19,7 @@ import os
 import select
 import time
 
-from nux.driver.device import DeviceError, check_dma, check_mmio, irq_pending, poll_irq
+from nux.device import DeviceError, check_dma, check_mmio, irq_pending, poll_irq
 from nux.driver.nodes import close_fds, open_node
 from nux.driver.registry import construct, register_backend
 

@@ -2,8 +2,10 @@
 
 Two pieces: `AxiLiteSlave` turns AXI-Lite handshakes into one-cycle register read/write strobes (it always
 answers OKAY, as the spec requires), and `RegisterFile` implements the map of `nux.isa.registers` on those
-strobes. The map comes from `REG` / `PERF`, never from offsets typed here, so a register added to the ISA shows
-up as a missing case rather than a silent mismatch.
+strobes. The decode is built from the declarations (`REGISTERS`, `PERF_COUNTERS`): constants and CFG_* from
+`constant_registers`, TASK_* staging from `TASK_FIELDS`, read-only state from the task controller by register
+name. No offset or bit position is typed here, and a register added to the ISA without a source in the register
+file fails elaboration rather than reading 0.
 """
 
 from __future__ import annotations
@@ -11,22 +13,32 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-from nux.isa import ISA_VERSION, NPU_ID, PERF_COUNTERS, REG, Ctrl, Irq, NpuConfig
+from nux.isa import (
+    CTRL,
+    IRQ_ENABLE,
+    IRQ_STATUS,
+    MMIO_ADDR_BITS,
+    PERF_COUNTERS,
+    REGISTER,
+    REGISTERS,
+    TASK_FIELDS,
+    Access,
+    NpuConfig,
+    Register,
+    constant_registers,
+)
+from nux.isa.registers import WORD_BITS
 from nux.rtl.axi import axil_signature
 
-MMIO_ADDR_BITS = 12
+__all__ = ["MMIO_ADDR_BITS", "TASK_LAYOUT", "CORE_REGISTERS", "AxiLiteSlave", "RegisterFile", "regbus_signature",
+           "core_status_signature"]
 
 #: The staged task descriptor (TASK_* registers), handed to the command queue on DOORBELL.
-TASK_LAYOUT = data.StructLayout({
-    "prog_base": 64, "prog_len": 32, "arena_base": 64, "arena_size": 32, "tag": 32,
-})
-
-_STAGING = {  # register -> (field of TASK_LAYOUT, word within it)
-    "TASK_PROG_BASE_LO": ("prog_base", 0), "TASK_PROG_BASE_HI": ("prog_base", 1),
-    "TASK_PROG_LEN": ("prog_len", 0),
-    "TASK_ARENA_BASE_LO": ("arena_base", 0), "TASK_ARENA_BASE_HI": ("arena_base", 1),
-    "TASK_ARENA_SIZE": ("arena_size", 0), "TASK_TAG": ("tag", 0),
-}
+TASK_LAYOUT = data.StructLayout({name: WORD_BITS * len(regs) for name, regs in TASK_FIELDS.items()})
+#: Read-only state the task controller provides (STATUS, FAULT_*, COMPLETED, ...): read-only registers that are
+#: not constants. Each is a `core_status_signature` member named after the register.
+CORE_REGISTERS = tuple(r for r in REGISTERS if r.access is Access.R and r.value is None and r.config is None)
+DOORBELL = REGISTER["DOORBELL"]
 
 
 def regbus_signature() -> wiring.Signature:
@@ -73,10 +85,8 @@ class AxiLiteSlave(wiring.Component):
 
 def core_status_signature() -> wiring.Signature:
     """What the task controller reports to the register file (register-file side)."""
-    return wiring.Signature({
-        "status": In(32), "fault_pc": In(32), "fault_tag": In(32), "completed": In(32), "last_tag": In(32),
-        "cmdq_free": In(32), "irq_set": In(2),
-    })
+    members = {r.name.lower(): In(WORD_BITS) for r in CORE_REGISTERS}
+    return wiring.Signature({**members, "irq_set": In(IRQ_STATUS.width)})
 
 
 class RegisterFile(wiring.Component):
@@ -100,47 +110,47 @@ class RegisterFile(wiring.Component):
             "irq": Out(1),
         })
 
+    def _staged(self, reg: Register) -> Value:
+        """The word of the staged descriptor a TASK_* register reads and writes."""
+        field, word = reg.task
+        return Value.cast(getattr(self.task, field))[WORD_BITS * word: WORD_BITS * (word + 1)]
+
+    def _read_value(self, reg: Register, constants: dict[Register, int], irq: dict[Register, Signal]) -> Value:
+        """What reading `reg` returns; every readable register must have a source here."""
+        if reg in constants:
+            return Const(constants[reg], WORD_BITS)
+        if reg.task is not None:
+            return self._staged(reg)
+        if reg in irq:
+            return irq[reg]
+        if reg in CORE_REGISTERS:
+            return getattr(self.core, reg.name.lower())
+        raise NotImplementedError(f"the register file has no read source for {reg.name}")
+
     def elaborate(self, platform) -> Module:
         m = Module()
-        cfg, bus, core = self.config, self.bus, self.core
-        irq_enable = Signal(2)
-        irq_status = Signal(2)
-        hi_latch = [Signal(32, name=f"perf_hi_{name.lower()}") for name, *_ in PERF_COUNTERS]
+        bus, core = self.bus, self.core
+        irq_enable = Signal(IRQ_ENABLE.width)
+        irq_status = Signal(IRQ_STATUS.width)
+        irq = {IRQ_ENABLE: irq_enable, IRQ_STATUS: irq_status}
+        hi_latch = [Signal(WORD_BITS, name=f"perf_hi_{c.name.lower()}") for c in PERF_COUNTERS]
+        constants = constant_registers(self.config)
 
-        def word(name: str) -> int:
-            return REG[name] >> 2
+        def word(reg: Register) -> int:
+            return reg.offset >> 2
 
-        constants = {
-            "ID": NPU_ID, "VERSION": (ISA_VERSION[0] << 16) | ISA_VERSION[1], "CFG_DIM": cfg.dim,
-            "CFG_SP_ROWS": cfg.sp_rows, "CFG_ACC_ROWS": cfg.acc_rows, "CFG_AXI_DATA_BITS": cfg.axi_data_bits,
-            "CFG_DRAM_ADDR_BITS": cfg.dram_addr_bits, "CFG_CMDQ_DEPTH": cfg.cmdq_depth,
-        }
-        from_core = {
-            "STATUS": core.status, "FAULT_PC": core.fault_pc, "FAULT_TAG": core.fault_tag,
-            "COMPLETED": core.completed, "LAST_TAG": core.last_tag, "CMDQ_FREE": core.cmdq_free,
-        }
-
-        # ---- reads
+        # ---- reads (write-only registers read 0, like undefined offsets)
         with m.Switch(bus.raddr[2:]):
-            for name, value in constants.items():
-                with m.Case(word(name)):
-                    m.d.comb += bus.rdata.eq(Const(value, 32))
-            for name, sig in from_core.items():
-                with m.Case(word(name)):
-                    m.d.comb += bus.rdata.eq(sig)
-            for name, (field, half) in _STAGING.items():
-                with m.Case(word(name)):
-                    m.d.comb += bus.rdata.eq(Value.cast(getattr(self.task, field))[32 * half: 32 * half + 32])
-            with m.Case(word("IRQ_ENABLE")):
-                m.d.comb += bus.rdata.eq(irq_enable)
-            with m.Case(word("IRQ_STATUS")):
-                m.d.comb += bus.rdata.eq(irq_status)
-            for i, (_, offset, _, _) in enumerate(PERF_COUNTERS):
-                with m.Case(offset >> 2):
-                    m.d.comb += bus.rdata.eq(self.perf[i][:32])
+            for reg in REGISTERS:
+                if reg.access is not Access.W:
+                    with m.Case(word(reg)):
+                        m.d.comb += bus.rdata.eq(self._read_value(reg, constants, irq))
+            for i, counter in enumerate(PERF_COUNTERS):
+                with m.Case(counter.offset >> 2):
+                    m.d.comb += bus.rdata.eq(self.perf[i][:WORD_BITS])
                     with m.If(bus.re):
-                        m.d.sync += hi_latch[i].eq(self.perf[i][32:])
-                with m.Case((offset >> 2) + 1):
+                        m.d.sync += hi_latch[i].eq(self.perf[i][WORD_BITS:])
+                with m.Case(counter.hi >> 2):
                     m.d.comb += bus.rdata.eq(hi_latch[i])
 
         # ---- writes
@@ -150,29 +160,29 @@ class RegisterFile(wiring.Component):
         write_ctrl = Signal(32)
         with m.If(bus.we):
             with m.Switch(bus.waddr[2:]):
-                with m.Case(word("CTRL")):
+                with m.Case(word(CTRL)):
                     m.d.comb += write_ctrl.eq(bus.wdata)
-                with m.Case(word("DOORBELL")):
+                with m.Case(word(DOORBELL)):
                     m.d.comb += self.doorbell.eq(1)
-                with m.Case(word("IRQ_ENABLE")):
+                with m.Case(word(IRQ_ENABLE)):
                     m.d.sync += irq_enable.eq((irq_enable & ~strobe_mask) | (bus.wdata & strobe_mask))
-                for name, (field, half) in _STAGING.items():
-                    with m.Case(word(name)):
-                        reg = Value.cast(getattr(self.task, field))[32 * half: 32 * half + 32]
-                        m.d.sync += reg.eq((reg & ~strobe_mask) | (bus.wdata & strobe_mask))
-        m.d.comb += [self.soft_reset.eq(write_ctrl[Ctrl.RESET.bit_length() - 1]),
-                     self.perf_clear.eq(write_ctrl[Ctrl.PERF_CLEAR.bit_length() - 1])]
+                for regs in TASK_FIELDS.values():
+                    for reg in regs:
+                        with m.Case(word(reg)):
+                            staged = self._staged(reg)
+                            m.d.sync += staged.eq((staged & ~strobe_mask) | (bus.wdata & strobe_mask))
+        m.d.comb += [self.soft_reset.eq(write_ctrl[CTRL.field("RESET").lsb]),
+                     self.perf_clear.eq(write_ctrl[CTRL.field("PERF_CLEAR").lsb])]
         with m.If(self.perf_clear):  # a cleared counter must not show a stale latched high word
             m.d.sync += [latch.eq(0) for latch in hi_latch]
 
         # ---- IRQ_STATUS: set by the core, W1C, cleared by CTRL.RESET
-        w1c = Signal(2)
-        with m.If(bus.we & (bus.waddr[2:] == word("IRQ_STATUS"))):
+        w1c = Signal(IRQ_STATUS.width)
+        with m.If(bus.we & (bus.waddr[2:] == word(IRQ_STATUS))):
             m.d.comb += w1c.eq(bus.wdata & strobe_mask)
         with m.If(self.soft_reset):
             m.d.sync += irq_status.eq(0)
         with m.Else():
             m.d.sync += irq_status.eq((irq_status & ~w1c) | core.irq_set)
         m.d.comb += self.irq.eq((irq_status & irq_enable).any())
-        assert Irq.DONE == 1 and Irq.ERROR == 2  # irq_set bit order
         return m

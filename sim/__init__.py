@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nux.driver.device import Device, DeviceError
+from nux.device import Device, DeviceError
 from nux.driver.registry import construct, register_backend
 
 if TYPE_CHECKING:

@@ -175,8 +175,9 @@ def _host_cpu() -> str:
 
 
 def _generated_headers(config: NpuConfig, options: BuildOptions, parameters: dict[str, int]) -> dict[str, str]:
-    """nux_isa.h (register map, from nux.isa), nux_sim_build.h (bus width, build-info JSON) and the wrapper top."""
-    from nux.isa.docgen import c_header
+    """nux_isa.h / nux_isa.vh (register map, from nux.isa; the .vh is for hand-written Verilog such as the test
+    stub), nux_sim_build.h (bus width, build-info JSON) and the wrapper top."""
+    from nux.isa.headers import c_header, verilog_header
 
     info = json.dumps({"top": TOP, "config": config.to_dict(), "flags": options.verilator_args(),
                        "parameters": parameters})
@@ -186,7 +187,7 @@ def _generated_headers(config: NpuConfig, options: BuildOptions, parameters: dic
         f"#define NUX_AXI_DATA_BITS {config.axi_data_bits}\n"
         f'#define NUX_SIM_BUILD_INFO "{escaped}"\n'
     )
-    return {"nux_isa.h": c_header(), "nux_sim_build.h": build_h,
+    return {"nux_isa.h": c_header(), "nux_isa.vh": verilog_header(), "nux_sim_build.h": build_h,
             f"{TOP}.v": wrapper.wrapper_verilog(config, parameters)}
 
 

@@ -13,8 +13,8 @@ import os
 import time
 from pathlib import Path
 
-from nux.driver.device import check_dma, check_mmio
-from nux.isa import NPU_ID, REG, NpuConfig
+from nux.device import check_dma, check_mmio
+from nux.isa import CONFIG_FIELDS, NPU_ID, REG, NpuConfig
 from nux.sim.build import BuildOptions, build
 from nux.sim.library import SimError, Simulator, Until, load_library
 
@@ -22,14 +22,6 @@ from nux.sim.library import SimError, Simulator, Until, load_library
 TRACE_ENV = "NUX_SIM_TRACE"
 #: wall-clock time one C++ run chunk of wait_irq aims for
 CHUNK_SECONDS = 0.02
-_CONFIG_REGISTERS = {
-    "dim": "CFG_DIM",
-    "sp_rows": "CFG_SP_ROWS",
-    "acc_rows": "CFG_ACC_ROWS",
-    "axi_data_bits": "CFG_AXI_DATA_BITS",
-    "dram_addr_bits": "CFG_DRAM_ADDR_BITS",
-    "cmdq_depth": "CFG_CMDQ_DEPTH",
-}
 _trace_counter = itertools.count()
 
 
@@ -89,7 +81,7 @@ class SimDevice:
         ident = self.sim.mmio_read(REG["ID"])
         if ident != NPU_ID:
             raise SimError(f"the simulated design answers ID 0x{ident:08x}, not 0x{NPU_ID:08x}: not a nux NPU")
-        reported = {field: self.sim.mmio_read(REG[reg]) for field, reg in _CONFIG_REGISTERS.items()}
+        reported = {field: self.sim.mmio_read(reg.offset) for field, reg in CONFIG_FIELDS.items()}
         if reported != self.config.to_dict():
             raise SimError(f"the simulator built for {self.config} reports {reported}; the build is inconsistent")
 

@@ -15,7 +15,7 @@ one of docs/isa.md section 7.
 
 from __future__ import annotations
 
-from nux.isa import NpuConfig
+from nux.isa import MMIO_ADDR_BITS, NpuConfig
 
 TOP = "nux_sim_top"
 DUT = "nux_npu"
@@ -23,11 +23,11 @@ DUT = "nux_npu"
 
 def ports(config: NpuConfig) -> list[tuple[str, str, int]]:
     """(name, direction as seen by the NPU, width) of every NPU port except `clk`."""
-    data, addr = config.axi_data_bits, config.dram_addr_bits
+    data, addr, mmio = config.axi_data_bits, config.dram_addr_bits, MMIO_ADDR_BITS
     inputs = [
         ("rst", 1),
-        ("s_axil_awaddr", 12), ("s_axil_awvalid", 1), ("s_axil_wdata", 32), ("s_axil_wstrb", 4),
-        ("s_axil_wvalid", 1), ("s_axil_bready", 1), ("s_axil_araddr", 12), ("s_axil_arvalid", 1),
+        ("s_axil_awaddr", mmio), ("s_axil_awvalid", 1), ("s_axil_wdata", 32), ("s_axil_wstrb", 4),
+        ("s_axil_wvalid", 1), ("s_axil_bready", 1), ("s_axil_araddr", mmio), ("s_axil_arvalid", 1),
         ("s_axil_rready", 1),
         ("m_axi_awready", 1), ("m_axi_wready", 1), ("m_axi_bid", 4), ("m_axi_bresp", 2), ("m_axi_bvalid", 1),
         ("m_axi_arready", 1), ("m_axi_rid", 4), ("m_axi_rdata", data), ("m_axi_rresp", 2), ("m_axi_rlast", 1),

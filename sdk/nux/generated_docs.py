@@ -1,8 +1,8 @@
 """Keeping generated tables inside hand-written documents fresh (docs/isa.md, docs/enf.md).
 
 A document holds prose plus one block between BEGIN/END markers that a generator owns; `python -m <generator>
---check` fails when the block is stale (a test runs it), `--write` refreshes it, `--c-header` prints the C header
-made from the same tables.
+--check` fails when the block is stale (a test runs it), `--write` refreshes it, `--c-header` (and, where a
+generator has one, `--verilog-header`) prints the header made from the same tables.
 """
 
 from __future__ import annotations
@@ -30,18 +30,29 @@ def refresh(doc: str, module: str, tables: str) -> str:
 
 
 def docgen_main(
-    argv: list[str] | None, *, module: str, doc: Path, tables: Callable[[], str], c_header: Callable[[], str]
+    argv: list[str] | None,
+    *,
+    module: str,
+    doc: Path,
+    tables: Callable[[], str],
+    c_header: Callable[[], str],
+    verilog_header: Callable[[], str] | None = None,
 ) -> int:
-    """The command line shared by the generators: --check, --write or --c-header."""
+    """The command line shared by the generators: --check, --write, --c-header or --verilog-header."""
     parser = argparse.ArgumentParser(prog=f"python -m {module}")
     parser.add_argument("--doc", type=Path, default=doc)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true", help="fail when the document is stale")
     mode.add_argument("--write", action="store_true", help="refresh the document in place")
     mode.add_argument("--c-header", action="store_true", help="print the C header")
+    if verilog_header is not None:
+        mode.add_argument("--verilog-header", action="store_true", help="print the Verilog include")
     args = parser.parse_args(argv)
     if args.c_header:
         sys.stdout.write(c_header())
+        return 0
+    if getattr(args, "verilog_header", False):
+        sys.stdout.write(verilog_header())
         return 0
     current = args.doc.read_text()
     fresh = refresh(current, module, tables())

@@ -2,8 +2,8 @@
 // MMIO, an AXI4 DRAM slave with latency and bandwidth, run-until loops and FST tracing.
 //
 // Compiled by nux.sim.build together with the generated wrapper top `nux_sim_top` (nux.sim.wrapper: the NPU with
-// registered inputs) and two generated headers: nux_isa.h (register offsets, from nux.isa) and nux_sim_build.h
-// (NUX_AXI_DATA_BITS and the build-info JSON). Port widths follow the NpuConfig, so every access
+// registered inputs) and two generated headers: nux_isa.h (register map, from nux.isa.headers) and
+// nux_sim_build.h (NUX_AXI_DATA_BITS and the build-info JSON). Port widths follow the NpuConfig, so every access
 // to a data or address port goes through the width-generic helpers below (Verilator represents a port as
 // CData/SData/IData/QData or VlWide<N> depending on its width).
 
@@ -303,9 +303,10 @@ struct nux_sim {
 
 namespace {
 bool check_mmio(nux_sim *sim, uint32_t addr) {
-    if (addr % 4 == 0 && addr < 0x1000) return true;
+    if (addr % 4 == 0 && addr < NUX_MMIO_SIZE) return true;
     char msg[96];
-    std::snprintf(msg, sizeof msg, "MMIO offset 0x%x is not a 4-byte aligned offset below 0x1000", addr);
+    std::snprintf(msg, sizeof msg, "MMIO offset 0x%x is not a 4-byte aligned offset below 0x%x", addr,
+                  unsigned(NUX_MMIO_SIZE));
     sim->fail(msg);
     return false;
 }
@@ -400,7 +401,7 @@ int nux_sim_run(nux_sim *sim, uint64_t max_cycles, uint32_t until) {
             uint32_t status = 0;
             const int rc = sim->mmio_read(NUX_REG_STATUS, &status);
             if (rc) return rc;
-            if (!(status & 1u)) return NUX_SIM_STOP_IDLE;
+            if (!NUX_FIELD_GET(NUX_STATUS_BUSY, status)) return NUX_SIM_STOP_IDLE;
             next_poll = sim->cycles + sim->poll_interval;
         }
         if (sim->cycles >= end) return NUX_SIM_STOP_LIMIT;

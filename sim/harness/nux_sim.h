@@ -64,7 +64,7 @@ NUX_SIM_API const char *nux_sim_last_error(const nux_sim *sim);
 /* Drive `rst` high for `cycles` cycles (at least 1) and drop every bus transaction in flight; DRAM is kept. */
 NUX_SIM_API void nux_sim_reset(nux_sim *sim, uint32_t cycles);
 
-/* One AXI-Lite transaction on s_axil (4-byte aligned offset below 0x1000); simulated time advances meanwhile. */
+/* One AXI-Lite transaction on s_axil (4-byte aligned offset below NUX_MMIO_SIZE); simulated time advances. */
 NUX_SIM_API int nux_sim_mmio_write(nux_sim *sim, uint32_t addr, uint32_t value);
 NUX_SIM_API int nux_sim_mmio_read(nux_sim *sim, uint32_t addr, uint32_t *value);
 

@@ -17,8 +17,8 @@ import pytest
 from npu_programs import DEFAULT_CONFIG, copy_enf
 from nux.driver import Npu, NpuExecutionError
 from nux.driver import xdma as xdma_module
+from nux.driver.golden_backend import GoldenDevice
 from nux.driver.pci import PciDevice
-from nux.golden.device import GoldenDevice
 from nux.isa import MMIO_SIZE, TEST_CONFIGS, ErrorCode, Instr
 from tiled_gemm import random_case, tiled_gemm_enf
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from npu_programs import DEFAULT_CONFIG, copy_enf
 from nux.driver import DeviceError, Npu, NpuTimeout, TaskAborted
-from nux.isa import ISA_VERSION, NPU_ID, PERF, REG, NpuConfig
+from nux.isa import ISA_VERSION, PERF, REG, VERSION, NpuConfig, constant_registers
 
 
 def test_timeout_resets_the_device_and_the_next_run_works():
@@ -47,8 +47,7 @@ class RegisterFile:
     dram_size = 1 << 20
 
     def __init__(self) -> None:
-        self.regs = {REG["ID"]: NPU_ID, REG["VERSION"]: ISA_VERSION[0] << 16 | ISA_VERSION[1]}
-        self.regs.update({REG[f"CFG_{k.upper()}"]: v for k, v in DEFAULT_CONFIG.to_dict().items()})
+        self.regs = {r.offset: value for r, value in constant_registers(DEFAULT_CONFIG).items()}
 
     def read32(self, addr: int) -> int:
         return self.regs.get(addr, 0)
@@ -73,7 +72,7 @@ class RegisterFile:
     "regs, message",
     [
         ({REG["ID"]: 0x12345678}, r"is not a nux NPU: ID register reads 0x12345678, expected 0x4e555831"),
-        ({REG["VERSION"]: (ISA_VERSION[0] + 1) << 16}, r"implements ISA v2\.0.*major versions differ"),
+        ({REG["VERSION"]: VERSION.encode(MAJOR=ISA_VERSION[0] + 1)}, r"implements ISA v2\.0.*major versions differ"),
         ({REG["CFG_DIM"]: 6}, r"reports an invalid configuration.*dim must be"),
     ],
 )
@@ -89,7 +88,7 @@ def _with(regs: dict[int, int]) -> RegisterFile:
 
 
 def test_newer_minor_version_is_accepted():
-    npu = Npu(_with({REG["VERSION"]: ISA_VERSION[0] << 16 | (ISA_VERSION[1] + 3)}))
+    npu = Npu(_with({REG["VERSION"]: VERSION.encode(MAJOR=ISA_VERSION[0], MINOR=ISA_VERSION[1] + 3)}))
     assert npu.version == (ISA_VERSION[0], ISA_VERSION[1] + 3)
 
 

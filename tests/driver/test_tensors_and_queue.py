@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nux.driver import Npu, TaskDescriptor, TensorError, tensors
 from nux.enf import DType, Layout, TensorInfo, TensorRole, tensor_nbytes
-from nux.isa import ISA_VERSION, NPU_ID, REG, TEST_CONFIGS
+from nux.isa import REG, TEST_CONFIGS, constant_registers
 
 DIM = 8
 
@@ -54,9 +54,8 @@ class CountingDevice:
 
     def __init__(self, completed: int):
         cfg = TEST_CONFIGS[1]
-        self.regs = {REG["ID"]: NPU_ID, REG["VERSION"]: ISA_VERSION[0] << 16 | ISA_VERSION[1],
-                     REG["CMDQ_FREE"]: cfg.cmdq_depth, REG["COMPLETED"]: completed}
-        self.regs.update({REG[f"CFG_{k.upper()}"]: v for k, v in cfg.to_dict().items()})
+        self.regs = {r.offset: value for r, value in constant_registers(cfg).items()}
+        self.regs.update({REG["CMDQ_FREE"]: cfg.cmdq_depth, REG["COMPLETED"]: completed})
 
     def read32(self, addr: int) -> int:
         return self.regs.get(addr, 0)

@@ -4,13 +4,13 @@ it finds, and the lines must equal what the Python reader says. Also: docs/enf.m
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import zlib
 from pathlib import Path
 
 import pytest
+from cbuild import compile_c
 from enf_samples import sample_enf
 from nux.enf import Enf, save_enf
 from nux.enf.docgen import c_header
@@ -20,18 +20,8 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="module")
 def enf_dump(tmp_path_factory) -> Path:
-    """Build enf_dump.c against the freshly generated header (a C compiler is part of the toolchain: Verilator)."""
-    build = tmp_path_factory.mktemp("cdump")
-    (build / "nux_enf.h").write_text(c_header())
-    exe = build / "enf_dump"
-    cc = shutil.which("cc") or shutil.which("gcc")
-    assert cc, "no C compiler on PATH (Verilator needs one too)"
-    subprocess.run(
-        [cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{build}", str(HERE / "enf_dump.c"),
-         "-o", str(exe)],
-        check=True, capture_output=True, text=True,
-    )
-    return exe
+    """Build enf_dump.c against the freshly generated header."""
+    return compile_c(HERE / "enf_dump.c", {"nux_enf.h": c_header()}, tmp_path_factory.mktemp("cdump"))
 
 
 def expected_lines(enf: Enf) -> list[str]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 from amaranth.sim import Simulator
-from nux.isa import ErrorCode, Irq, NpuConfig, Status
+from nux.isa import STATUS, ErrorCode, Irq, NpuConfig, Status
 from nux.rtl.cmdq import TaskController
+
+QUEUED, ERROR_CODE = STATUS.field("QUEUED"), STATUS.field("ERROR_CODE")
 
 CONFIG = NpuConfig(dim=4, sp_rows=256, acc_rows=128, cmdq_depth=2, dram_addr_bits=20)
 GOOD = dict(prog_base=0x1000, prog_len=4, arena_base=0x1000, arena_size=0x1000, tag=1)
@@ -61,11 +63,11 @@ def test_queue_depth_overflow_and_completion():
         assert ctx.get(dut.regs.cmdq_free) == 0
         await doorbell(ctx, dut, tag=13)  # dropped
         status = ctx.get(dut.regs.status)
-        assert status & Status.CMDQ_OVERFLOW and status & Status.BUSY and (status >> 16) & 0xFF == 2
+        assert status & Status.CMDQ_OVERFLOW and status & Status.BUSY and QUEUED.get(status) == 2
         ctx.set(dut.engine.ready, 1)
         run = await wait_start(ctx, dut)
         assert run == {k: GOOD[k] for k in run}
-        assert ctx.get(dut.regs.cmdq_free) == 1 and (ctx.get(dut.regs.status) >> 16) & 0xFF == 2  # 1 queued + 1 running
+        assert ctx.get(dut.regs.cmdq_free) == 1 and QUEUED.get(ctx.get(dut.regs.status)) == 2  # 1 queued + 1 running
         ctx.set(dut.engine.finished, 1)
         _, _, irq = await ctx.tick().sample(dut.regs.irq_set)
         ctx.set(dut.engine.finished, 0)
@@ -100,9 +102,9 @@ def test_bad_task_stops_the_queue(task):
             if irq:
                 assert irq == Irq.ERROR
         status = ctx.get(dut.regs.status)
-        assert status & Status.ERROR and (status >> 8) & 0xFF == ErrorCode.BAD_TASK
+        assert status & Status.ERROR and ERROR_CODE.get(status) == ErrorCode.BAD_TASK
         assert (ctx.get(dut.regs.fault_pc), ctx.get(dut.regs.fault_tag)) == (0, 21)
-        assert status & Status.BUSY and (status >> 16) & 0xFF == 1  # the second task waits until CTRL.RESET
+        assert status & Status.BUSY and QUEUED.get(status) == 1  # the second task waits until CTRL.RESET
 
     run(bench)
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE / "cocotb"))
 sys.path.insert(0, str(HERE))
 
 from nux.golden.programs import tiled_gemm_program, tiled_gemm_requant_program  # noqa: E402
-from nux.isa import ErrorCode, Instr, NpuConfig, assemble  # noqa: E402
+from nux.isa import STATUS, ErrorCode, Instr, NpuConfig, assemble  # noqa: E402
 from randprog import RandomProgram  # noqa: E402
 from rtl_system import DRAM_SIZE, Case, NpuSim, aborted, golden_outcome, mismatches, program_case  # noqa: E402
 
@@ -149,7 +149,7 @@ def check_error_codes_covered(cases: list[Case], config: NpuConfig) -> None:
     codes = set()
     for case in cases:
         outcome = golden_outcome(config, case)
-        codes.add((outcome["regs"]["STATUS"] >> 8) & 0xFF)
+        codes.add(STATUS.field("ERROR_CODE").get(outcome["regs"]["STATUS"]))
     wanted = {ErrorCode.ILLEGAL_OPCODE, ErrorCode.BAD_FIELD, ErrorCode.BAD_DEP, ErrorCode.SPAD_OOB,
               ErrorCode.ARENA_VIOLATION, ErrorCode.PROGRAM_OVERRUN, ErrorCode.BAD_TASK, ErrorCode.BUS_ERROR}
     assert wanted <= codes, f"error cases miss {sorted(ErrorCode(c).name for c in wanted - codes)}"

@@ -3,7 +3,9 @@
 // and a tiny DMA engine. A doorbell "runs" a task by copying TASK_PROG_LEN bus beats (<= 256, one INCR burst)
 // from TASK_PROG_BASE to TASK_ARENA_BASE, then completes it (COMPLETED, LAST_TAG, IRQ DONE). A DECERR/SLVERR
 // answer stops it with ERROR/BUS_ERROR. TASK_PROG_LEN = 0 never completes (a hung task; CTRL.RESET aborts it
-// once the burst in flight has finished).
+// once the burst in flight has finished). Offsets, bit positions and error codes come from the generated
+// nux_isa.vh (nux.isa.headers), which the simulator build writes next to this file.
+`include "nux_isa.vh"
 `default_nettype none
 module nux_npu #(
     parameter integer DIM = 4,
@@ -15,11 +17,11 @@ module nux_npu #(
 ) (
     input  wire clk,
     input  wire rst,
-    input  wire [11:0] s_axil_awaddr, input wire s_axil_awvalid, output wire s_axil_awready,
+    input  wire [`NUX_MMIO_ADDR_BITS-1:0] s_axil_awaddr, input wire s_axil_awvalid, output wire s_axil_awready,
     input  wire [31:0] s_axil_wdata, input wire [3:0] s_axil_wstrb, input wire s_axil_wvalid,
     output wire s_axil_wready,
     output wire [1:0] s_axil_bresp, output reg s_axil_bvalid, input wire s_axil_bready,
-    input  wire [11:0] s_axil_araddr, input wire s_axil_arvalid, output wire s_axil_arready,
+    input  wire [`NUX_MMIO_ADDR_BITS-1:0] s_axil_araddr, input wire s_axil_arvalid, output wire s_axil_arready,
     output reg [31:0] s_axil_rdata, output wire [1:0] s_axil_rresp, output reg s_axil_rvalid,
     input  wire s_axil_rready,
     output wire [3:0] m_axi_awid, output wire [ADDR_BITS-1:0] m_axi_awaddr, output wire [7:0] m_axi_awlen,
@@ -39,7 +41,7 @@ module nux_npu #(
     reg [2:0] state;
     reg [31:0] prog_base_lo, prog_base_hi, prog_len, arena_base_lo, arena_base_hi, arena_size, tag;
     reg [31:0] completed, last_tag, fault_tag;
-    reg [1:0] irq_status, irq_enable;
+    reg [`NUX_IRQ_STATUS_BITS-1:0] irq_status, irq_enable;
     reg error;
     reg [63:0] cycles;
     reg [63:0] src, dst;
@@ -78,42 +80,49 @@ module nux_npu #(
     assign m_axi_rready = state == S_R;
     assign irq = |(irq_status & irq_enable);
 
-    function [31:0] reg_read(input [11:0] addr);
+    // STATUS: BUSY, ERROR, ERROR_CODE (BUS_ERROR is the only error the stub makes) and QUEUED (0 or 1)
+    wire [31:0] one = 32'd1;
+    wire [31:0] status = (busy ? one << `NUX_STATUS_BUSY_LSB | one << `NUX_STATUS_QUEUED_LSB : 32'd0)
+                       | (error ? one << `NUX_STATUS_ERROR_LSB | `NUX_ERR_BUS_ERROR << `NUX_STATUS_ERROR_CODE_LSB : 32'd0);
+
+    function [31:0] reg_read(input [`NUX_MMIO_ADDR_BITS-1:0] addr);
         case (addr)
-            12'h000: reg_read = 32'h4E555831;
-            12'h004: reg_read = 32'h00010000;
-            12'h008: reg_read = DIM;
-            12'h00C: reg_read = SP_ROWS;
-            12'h010: reg_read = ACC_ROWS;
-            12'h014: reg_read = DATA_BITS;
-            12'h018: reg_read = ADDR_BITS;
-            12'h01C: reg_read = CMDQ_DEPTH;
-            12'h024: reg_read = {8'd0, 7'd0, busy, error ? 8'd8 : 8'd0, 6'd0, error, busy};
-            12'h02C: reg_read = fault_tag;
-            12'h030: reg_read = {30'd0, irq_enable};
-            12'h034: reg_read = {30'd0, irq_status};
-            12'h038: reg_read = completed;
-            12'h03C: reg_read = busy ? CMDQ_DEPTH - 1 : CMDQ_DEPTH;
-            12'h040: reg_read = prog_base_lo;
-            12'h044: reg_read = prog_base_hi;
-            12'h048: reg_read = prog_len;
-            12'h04C: reg_read = arena_base_lo;
-            12'h050: reg_read = arena_base_hi;
-            12'h054: reg_read = arena_size;
-            12'h058: reg_read = tag;
-            12'h060: reg_read = last_tag;
-            12'h100: reg_read = cycles[31:0];
-            12'h104: reg_read = hi_latch;
+            `NUX_REG_ID: reg_read = `NUX_NPU_ID;
+            `NUX_REG_VERSION: reg_read = `NUX_VERSION_VALUE;
+            `NUX_REG_CFG_DIM: reg_read = DIM;
+            `NUX_REG_CFG_SP_ROWS: reg_read = SP_ROWS;
+            `NUX_REG_CFG_ACC_ROWS: reg_read = ACC_ROWS;
+            `NUX_REG_CFG_AXI_DATA_BITS: reg_read = DATA_BITS;
+            `NUX_REG_CFG_DRAM_ADDR_BITS: reg_read = ADDR_BITS;
+            `NUX_REG_CFG_CMDQ_DEPTH: reg_read = CMDQ_DEPTH;
+            `NUX_REG_STATUS: reg_read = status;
+            `NUX_REG_FAULT_TAG: reg_read = fault_tag;
+            `NUX_REG_IRQ_ENABLE: reg_read = {{(32-`NUX_IRQ_STATUS_BITS){1'b0}}, irq_enable};
+            `NUX_REG_IRQ_STATUS: reg_read = {{(32-`NUX_IRQ_STATUS_BITS){1'b0}}, irq_status};
+            `NUX_REG_COMPLETED: reg_read = completed;
+            `NUX_REG_CMDQ_FREE: reg_read = busy ? CMDQ_DEPTH - 1 : CMDQ_DEPTH;
+            `NUX_REG_TASK_PROG_BASE_LO: reg_read = prog_base_lo;
+            `NUX_REG_TASK_PROG_BASE_HI: reg_read = prog_base_hi;
+            `NUX_REG_TASK_PROG_LEN: reg_read = prog_len;
+            `NUX_REG_TASK_ARENA_BASE_LO: reg_read = arena_base_lo;
+            `NUX_REG_TASK_ARENA_BASE_HI: reg_read = arena_base_hi;
+            `NUX_REG_TASK_ARENA_SIZE: reg_read = arena_size;
+            `NUX_REG_TASK_TAG: reg_read = tag;
+            `NUX_REG_LAST_TAG: reg_read = last_tag;
+            `NUX_PERF_CYCLES: reg_read = cycles[31:0];
+            `NUX_PERF_CYCLES_HI: reg_read = hi_latch;
             default: reg_read = 32'd0;
         endcase
     endfunction
+    localparam [`NUX_IRQ_STATUS_BITS-1:0] IRQ_DONE = 1 << `NUX_IRQ_STATUS_DONE_LSB;
+    localparam [`NUX_IRQ_STATUS_BITS-1:0] IRQ_ERROR = 1 << `NUX_IRQ_STATUS_ERROR_LSB;
 
     always @(posedge clk) begin
         if (busy) cycles <= cycles + 64'd1;
         if (rd_fire) begin
             s_axil_rvalid <= 1'b1;
             s_axil_rdata <= reg_read(s_axil_araddr);
-            if (s_axil_araddr == 12'h100) hi_latch <= cycles[63:32];
+            if (s_axil_araddr == `NUX_PERF_CYCLES) hi_latch <= cycles[63:32];
         end else if (s_axil_rready) begin
             s_axil_rvalid <= 1'b0;
         end
@@ -146,26 +155,26 @@ module nux_npu #(
         endcase
         if (state == S_IDLE) abort <= 1'b0;
         if (state != S_IDLE && (state == S_R || state == S_B) && m_axi_rvalid && m_axi_rresp[1]) fault_tag <= tag;
-        if (state == S_B && m_axi_bvalid && !abort) irq_status <= irq_status | (m_axi_bresp[1] ? 2'b10 : 2'b01);
-        if (state == S_R && m_axi_rvalid && m_axi_rlast && m_axi_rresp[1]) irq_status <= irq_status | 2'b10;
+        if (state == S_B && m_axi_bvalid && !abort) irq_status <= irq_status | (m_axi_bresp[1] ? IRQ_ERROR : IRQ_DONE);
+        if (state == S_R && m_axi_rvalid && m_axi_rlast && m_axi_rresp[1]) irq_status <= irq_status | IRQ_ERROR;
 
         if (wr_fire) begin
             case (s_axil_awaddr)
-                12'h020: if (s_axil_wdata[0]) begin
-                    error <= 1'b0; completed <= 32'd0; last_tag <= 32'd0; irq_status <= 2'b00;
+                `NUX_REG_CTRL: if (s_axil_wdata[`NUX_CTRL_RESET_LSB]) begin
+                    error <= 1'b0; completed <= 32'd0; last_tag <= 32'd0; irq_status <= 0;
                     if (state == S_HANG || state == S_IDLE) state <= S_IDLE;
                     else abort <= 1'b1;
                 end
-                12'h030: irq_enable <= s_axil_wdata[1:0];
-                12'h034: irq_status <= irq_status & ~s_axil_wdata[1:0];
-                12'h040: prog_base_lo <= s_axil_wdata;
-                12'h044: prog_base_hi <= s_axil_wdata;
-                12'h048: prog_len <= s_axil_wdata;
-                12'h04C: arena_base_lo <= s_axil_wdata;
-                12'h050: arena_base_hi <= s_axil_wdata;
-                12'h054: arena_size <= s_axil_wdata;
-                12'h058: tag <= s_axil_wdata;
-                12'h05C: if (state == S_IDLE && !error) begin
+                `NUX_REG_IRQ_ENABLE: irq_enable <= s_axil_wdata[`NUX_IRQ_STATUS_BITS-1:0];
+                `NUX_REG_IRQ_STATUS: irq_status <= irq_status & ~s_axil_wdata[`NUX_IRQ_STATUS_BITS-1:0];
+                `NUX_REG_TASK_PROG_BASE_LO: prog_base_lo <= s_axil_wdata;
+                `NUX_REG_TASK_PROG_BASE_HI: prog_base_hi <= s_axil_wdata;
+                `NUX_REG_TASK_PROG_LEN: prog_len <= s_axil_wdata;
+                `NUX_REG_TASK_ARENA_BASE_LO: arena_base_lo <= s_axil_wdata;
+                `NUX_REG_TASK_ARENA_BASE_HI: arena_base_hi <= s_axil_wdata;
+                `NUX_REG_TASK_ARENA_SIZE: arena_size <= s_axil_wdata;
+                `NUX_REG_TASK_TAG: tag <= s_axil_wdata;
+                `NUX_REG_DOORBELL: if (state == S_IDLE && !error) begin
                     src <= prog_base; dst <= arena_base; beat <= 9'd0;
                     beats <= prog_len[8:0];
                     if (prog_len == 32'd0) state <= S_HANG;
@@ -177,7 +186,7 @@ module nux_npu #(
 
         if (rst) begin
             state <= S_IDLE; error <= 1'b0; abort <= 1'b0; completed <= 32'd0; last_tag <= 32'd0;
-            fault_tag <= 32'd0; irq_status <= 2'b00; irq_enable <= 2'b00; cycles <= 64'd0;
+            fault_tag <= 32'd0; irq_status <= 0; irq_enable <= 0; cycles <= 64'd0;
             s_axil_bvalid <= 1'b0; s_axil_rvalid <= 1'b0; m_axi_awvalid <= 1'b0; m_axi_wvalid <= 1'b0;
             m_axi_arvalid <= 1'b0; prog_base_lo <= 0; prog_base_hi <= 0; prog_len <= 0; arena_base_lo <= 0;
             arena_base_hi <= 0; arena_size <= 0; tag <= 0; beat <= 0; beats <= 0; src <= 0; dst <= 0;

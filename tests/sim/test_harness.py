@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nux.driver.device import DeviceError
-from nux.isa import NPU_ID, REG, ErrorCode, Irq, NpuConfig, Status
-from nux.isa.registers import STATUS_ERROR_SHIFT
+from nux.device import DeviceError
+from nux.isa import NPU_ID, REG, STATUS, ErrorCode, Irq, NpuConfig, Status
 from nux.sim.library import SimError, Stop, Until
 from simrig import STUB_CONFIG, stub_device_kwargs
 
@@ -99,7 +98,7 @@ def test_out_of_range_burst_answers_decerr(make_stub) -> None:
     assert dev.sim.run(100_000, Until.IRQ) == Stop.IRQ
     status = dev.read32(REG["STATUS"])
     assert status & Status.ERROR
-    assert (status >> STATUS_ERROR_SHIFT) & 0xFF == ErrorCode.BUS_ERROR
+    assert STATUS.field("ERROR_CODE").get(status) == ErrorCode.BUS_ERROR
     assert dev.read32(REG["FAULT_TAG"]) == 9
     assert dev.read(0x4000, 32) == bytes(32)  # nothing was written
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from nux.device import DeviceError
 from nux.driver import Npu, NpuTimeout, open_device
-from nux.driver.device import DeviceError
 from nux.enf import Enf, Program
 from nux.golden.programs import copy_program
 from nux.isa import TEST_CONFIGS, ConfigError, Instr, Mem, NpuConfig, PoolOp, assemble

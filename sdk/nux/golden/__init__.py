@@ -1,8 +1,10 @@
 """nux.golden: the NumPy reference model of the nux ISA (the single source of truth for RTL, sim, compiler).
 
+The register-level device built on it (`GoldenDevice`, backend "golden") lives in nux.driver.golden_backend, so
+this package stays on the ground floor: it imports nothing but nux.isa and nux.errors.
+
 - requant: TFLite fixed-point requantization, vectorised and bit exact.
 - machine: `Machine`, the program-order interpreter of instruction streams (faults as `NpuFault`).
-- device: `GoldenDevice`, the register-level Device backend built on the Machine.
 - kernels: op-level quantized reference kernels (conv, matmul, pooling, add/mul, LUT), independent of the ISA.
 - programs: builders of tiled GEMM programs shared by the benchmark and the driver's end-to-end tests.
 - decoupled: a random-interleaving executor that exposes missing dependency tokens in a program.
@@ -10,7 +12,6 @@
 
 from nux.golden import kernels
 from nux.golden.decoupled import run_decoupled
-from nux.golden.device import GoldenDevice
 from nux.golden.errors import Cancelled, MachineError, NpuFault
 from nux.golden.kernels import KernelError, make_lut
 from nux.golden.machine import Machine
@@ -33,7 +34,7 @@ from nux.golden.requant import (
 )
 
 __all__ = [
-    "kernels", "run_decoupled", "GoldenDevice", "Cancelled", "MachineError", "NpuFault", "KernelError", "make_lut",
+    "kernels", "run_decoupled", "Cancelled", "MachineError", "NpuFault", "KernelError", "make_lut",
     "Machine", "GemmLayout", "ProgramError", "gemm_requant_reference", "plan_gemm", "tiled_gemm_program",
     "tiled_gemm_requant_program", "RequantError", "mbqm", "quantize_multiplier", "requant", "rounding_divide_by_pot",
     "srdhm", "wrap32",

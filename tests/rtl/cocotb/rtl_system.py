@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from filelock import FileLock
-from nux.golden import GoldenDevice
+from nux.driver.golden_backend import GoldenDevice
 from nux.isa import DETERMINISTIC_COUNTERS, PERF, REG, Instr, NpuConfig, Status, assemble
 
 HERE = Path(__file__).resolve().parent

@@ -6,9 +6,25 @@ import time
 
 import numpy as np
 import pytest
-from nux.driver.device import Device, DeviceError
-from nux.golden.device import GoldenDevice
-from nux.isa import ISA_VERSION, NPU_ID, PERF, REG, Ctrl, ErrorCode, Instr, Irq, NpuConfig, Status, assemble
+from nux.device import Device, DeviceError
+from nux.driver.golden_backend import GoldenDevice
+from nux.isa import (
+    ISA_VERSION,
+    NPU_ID,
+    PERF,
+    REG,
+    STATUS,
+    VERSION,
+    Ctrl,
+    ErrorCode,
+    Instr,
+    Irq,
+    NpuConfig,
+    Status,
+    assemble,
+)
+
+QUEUED, ERROR_CODE = STATUS.field("QUEUED"), STATUS.field("ERROR_CODE")
 
 CONFIG = NpuConfig(dim=4, sp_rows=64, acc_rows=32, cmdq_depth=3)
 ARENA = 0x10000
@@ -56,7 +72,7 @@ def copy_program(src: int, dst: int) -> list[Instr]:
 def test_identity_and_config_registers(dev):
     assert isinstance(dev, Device)
     assert dev.read32(REG["ID"]) == NPU_ID
-    assert dev.read32(REG["VERSION"]) == ISA_VERSION[0] << 16 | ISA_VERSION[1]
+    assert VERSION.decode(dev.read32(REG["VERSION"])) == {"MAJOR": ISA_VERSION[0], "MINOR": ISA_VERSION[1]}
     values = [dev.read32(REG[n]) for n in ("CFG_DIM", "CFG_SP_ROWS", "CFG_ACC_ROWS", "CFG_AXI_DATA_BITS",
                                            "CFG_DRAM_ADDR_BITS", "CFG_CMDQ_DEPTH")]
     assert values == [4, 64, 32, 64, 32, 3]
@@ -125,11 +141,11 @@ def test_queue_accounting_and_overflow(hung):
     for k in range(3):
         submit(hung, [Instr("end")], tag=2 + k)
     status = hung.read32(REG["STATUS"])
-    assert status & Status.BUSY and (status >> 16) & 0xFF == 4 and not status & Status.CMDQ_OVERFLOW
+    assert status & Status.BUSY and QUEUED.get(status) == 4 and not status & Status.CMDQ_OVERFLOW
     assert hung.read32(REG["CMDQ_FREE"]) == 0
     submit(hung, [Instr("end")], tag=9)  # queue full: dropped
     status = hung.read32(REG["STATUS"])
-    assert status & Status.CMDQ_OVERFLOW and (status >> 16) & 0xFF == 4
+    assert status & Status.CMDQ_OVERFLOW and QUEUED.get(status) == 4
 
 
 def test_hang_hook_then_reset(hung):
@@ -154,8 +170,8 @@ def test_error_stops_queue_until_reset(dev):
     submit(dev, copy_program(0x3000, 0x3100), tag=42, slot=1)
     assert dev.wait_irq(TIMEOUT)
     status = dev.read32(REG["STATUS"])
-    assert status & Status.ERROR and (status >> 8) & 0xFF == ErrorCode.ARENA_VIOLATION
-    assert (status >> 16) & 0xFF == 1  # the second task waits
+    assert status & Status.ERROR and ERROR_CODE.get(status) == ErrorCode.ARENA_VIOLATION
+    assert QUEUED.get(status) == 1  # the second task waits
     assert (dev.read32(REG["FAULT_PC"]), dev.read32(REG["FAULT_TAG"])) == (1, 41)
     assert dev.read32(REG["IRQ_STATUS"]) == Irq.ERROR and dev.read32(REG["COMPLETED"]) == 0
     dev.write32(REG["CTRL"], Ctrl.RESET)
@@ -170,7 +186,7 @@ def test_bad_task_descriptor_reports_pc0(dev):
     dev.write32(REG["TASK_PROG_BASE_LO"], ARENA + 4)
     dev.write32(REG["DOORBELL"], 0)
     wait_for(lambda: dev.read32(REG["STATUS"]) & Status.ERROR)
-    assert (dev.read32(REG["STATUS"]) >> 8) & 0xFF == ErrorCode.BAD_TASK
+    assert ERROR_CODE.get(dev.read32(REG["STATUS"])) == ErrorCode.BAD_TASK
     assert dev.read32(REG["FAULT_PC"]) == 0 and dev.read32(REG["COMPLETED"]) == 1
 
 
@@ -209,5 +225,5 @@ def test_a_golden_model_bug_reports_internal(dev, monkeypatch):
     monkeypatch.setattr(dev.machine, "run_task", broken)
     submit(dev, [Instr("end")], tag=8)
     wait_for(lambda: dev.read32(REG["STATUS"]) & Status.ERROR)
-    assert (dev.read32(REG["STATUS"]) >> 8) & 0xFF == ErrorCode.INTERNAL
+    assert ERROR_CODE.get(dev.read32(REG["STATUS"])) == ErrorCode.INTERNAL
     assert isinstance(dev.internal_error, ValueError)

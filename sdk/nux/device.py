@@ -2,6 +2,12 @@
 
 Backends (golden model, Verilator simulation, F1 XDMA, F2/F1 PCI BARs) never leak into callers: `Npu` and
 everything above speak only this protocol.
+
+Why here, on the ground floor, and not in nux.driver or nux.isa: the protocol is the contract *between* the
+driver and its backends, and backends live in several layers (nux.sim, the AWS wrappers, third-party code), so
+they must be able to implement it and share its checks without importing the driver. It needs only the register
+map (nux.isa) and NuxError. It is not part of nux.isa because nux.isa describes the hardware as data and pure
+functions (the RTL generator imports it); this module is host software (a Protocol, blocking polls, errors).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import time
 from typing import Protocol, runtime_checkable
 
 from nux.errors import NuxError
+from nux.isa.registers import IRQ_ENABLE, IRQ_STATUS, MMIO_SIZE
 
 
 class DeviceError(NuxError):
@@ -61,17 +68,13 @@ def check_dma(device: Device, dev_addr: int, n: int) -> None:
 
 def check_mmio(addr: int) -> None:
     """Refuse an unaligned or out-of-window register access."""
-    from nux.isa import MMIO_SIZE
-
     if addr % 4 or not 0 <= addr < MMIO_SIZE:
         raise DeviceError(f"MMIO offset 0x{addr:x} is not a 4-byte aligned offset below 0x{MMIO_SIZE:x}")
 
 
 def irq_pending(device: Device) -> bool:
     """The interrupt line as the register file defines it: IRQ_STATUS & IRQ_ENABLE != 0 (docs/isa.md §6)."""
-    from nux.isa import REG
-
-    return bool(device.read32(REG["IRQ_STATUS"]) & device.read32(REG["IRQ_ENABLE"]))
+    return bool(device.read32(IRQ_STATUS.offset) & device.read32(IRQ_ENABLE.offset))
 
 
 def poll_irq(device: Device, timeout: float, interval: float = 20e-6, max_interval: float = 1e-3) -> bool:
