@@ -110,7 +110,7 @@ class LoadedModel:
         then no longer than `timeout` seconds (default: the Npu's) for all steps together, or until `deadline`."""
         self._check_loaded()
         programs = self._npu_programs()  # refuse before queuing anything
-        timeout, start_deadline = self.npu.deadline(timeout)
+        timeout, start_deadline = self.npu._deadline(timeout)
         deadline = start_deadline if deadline is None else deadline
         return Run(self, tuple(self.npu.submit_task(self._descriptors[i], timeout, deadline) for i in programs))
 
@@ -120,7 +120,7 @@ class LoadedModel:
         `timeout` (default: the Npu's) is a deadline for the whole run, from the call to the last step's end,
         however many steps the model has: queuing and every step share it.
         """
-        timeout, deadline = self.npu.deadline(timeout)
+        timeout, deadline = self.npu._deadline(timeout)
         self.npu.wait(self.submit(timeout, deadline), timeout, deadline)
 
     def unload(self) -> None:

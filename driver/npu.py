@@ -148,7 +148,7 @@ class Npu:
     def _timeout(self, timeout: float | None) -> float:
         return self.timeout if timeout is None else timeout
 
-    def deadline(self, timeout: float | None = None) -> tuple[float, float]:
+    def _deadline(self, timeout: float | None = None) -> tuple[float, float]:
         """(timeout, time.monotonic() deadline) for an operation starting now (`timeout` None: the Npu's)."""
         timeout = self._timeout(timeout)
         return timeout, time.monotonic() + timeout
@@ -185,7 +185,7 @@ class Npu:
         try:
             self.device.write(base, bytes(image))
             desc = TaskDescriptor(base, len(code) // INSTR_BYTES, base, arena_size, "run_program", code)
-            timeout, deadline = self.deadline(timeout)
+            timeout, deadline = self._deadline(timeout)
             self.wait(self.submit_task(desc, timeout, deadline), timeout, deadline)
             return self.device.read(base, arena_size)
         finally:

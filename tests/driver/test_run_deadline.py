@@ -1,5 +1,8 @@
 """`run(timeout=T)` is one deadline for the whole run: queuing and every step share T, however many steps the ENF
-has (before, each step waiting for a command-queue slot got a fresh T, so N slow steps could take N x T)."""
+has (before, each step waiting for a command-queue slot got a fresh T, so N slow steps could take N x T).
+
+The golden device's `hang` hook cannot show this: a first step that never ends fails the first wait after T
+either way. Steps that each end, but slowly, do: every task here takes STEP_SECONDS longer than it would."""
 
 from __future__ import annotations
 
