@@ -81,6 +81,17 @@ def test_non_finite_constant_operand_and_bias_are_refused():
         quantize_random(gemm)
 
 
+def test_infinite_clip_bounds_are_not_data():
+    """Clip(x, 0, inf) is a Relu and Clip(x, -1, inf) a one-sided clamp: both quantize."""
+    for low in (0.0, -1.0):
+        model = make_model([helper.make_node("Clip", ["x", "lo", "hi"], ["y"])], {"x": [1, 4]}, {"y": None},
+                           {"lo": np.float32(low), "hi": np.float32(np.inf)})
+        quantized = quantize_random(model)
+        x = np.array([[0.0, 0.1, 0.25, 0.75]], np.float32)  # inside the random calibration range [0, 1)
+        (expected,), (got,) = run(model, {"x": x}), run(quantized, {"x": x})
+        assert np.abs(got - expected).max() <= 1 / 255  # one step of the calibrated range [0, 1)
+
+
 def test_quantize_refuses_a_weight_that_became_nan_after_calibration():
     model = make_model([helper.make_node("MatMul", ["x", "w"], ["y"])], {"x": [1, 4]}, {"y": None},
                        {"w": rng_array((4, 3))})

@@ -34,6 +34,9 @@ QUANTIZED_OPS = {
 }
 QUANTIZED_TYPES = {TensorProto.INT8, TensorProto.UINT8, TensorProto.INT4, TensorProto.UINT4}
 KNOWN_TYPES = frozenset(TensorProto.DataType.values())
+# Inputs that are parameters, not data, of quantized operators: +-inf there means "no bound" (Clip(x, 0, inf) is
+# a Relu), so they may be non-finite.
+PARAMETER_INPUTS = {"Clip": (1, 2)}
 # The largest tensor (elements) a model may have: 2^28 float32 values are 1 GiB. Calibration runs the whole model
 # in onnxruntime and random calibration allocates each input, so a bigger tensor would exhaust memory instead of
 # failing with a message. Checked on every statically known shape after shape inference (docs/quantizer.md).
@@ -93,8 +96,9 @@ def check_constant_operands(graph: onnx.GraphProto) -> None:
     for node in graph.node:
         if node.op_type not in ops.SPECS or node.domain not in DEFAULT_DOMAINS:
             continue
-        for name in node.input:
-            if name not in inits or inits[name].data_type != TensorProto.FLOAT:
+        parameters = PARAMETER_INPUTS.get(node.op_type, ())
+        for index, name in enumerate(node.input):
+            if name not in inits or inits[name].data_type != TensorProto.FLOAT or index in parameters:
                 continue
             value = numpy_helper.to_array(inits[name])
             where = f"constant '{name}' read by {node.op_type} node '{node.name or node.output[0]}'"
