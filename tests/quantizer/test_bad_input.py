@@ -13,6 +13,7 @@ from nux.cli import main
 from nux.quantizer import (
     QuantizationError,
     build_calibration_model,
+    calibrate,
     calibrate_with_random_input,
     optimize,
     post_training_quantization,
@@ -101,6 +102,19 @@ def test_quantize_refuses_a_weight_that_became_nan_after_calibration():
     weight.CopyFrom(numpy_helper.from_array(np.full((4, 3), np.nan, np.float32), weight.name))
     with pytest.raises(QuantizationError, match="constant 'w' read by MatMul node 'y' holds 12 non-finite"):
         quantize(optimized, ["x"], ranges)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ({"bins": 100}, "bins must be a multiple of 4 and at least 512, got 100"),
+    ({"bins": 2048.0}, "bins must be .* got 2048.0"),
+    ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+])
+def test_calibration_options(option, message):
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": ["n", 4]}, {"y": None}, {})
+    calibration = build_calibration_model(optimize(model), ["x"])
+    data = {"x": rng_array((3, 4))}
+    with pytest.raises(QuantizationError, match=message):
+        calibrate(calibration, data, method="entropy", **option)
 
 
 # ------------------------------------------------------------------------------------------- types, sparse

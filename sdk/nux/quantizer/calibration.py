@@ -61,6 +61,10 @@ def calibrate(model: onnx.ModelProto, calibration_data, *, method: str = "minmax
         raise QuantizationError(f"unknown calibration method '{method}'; choose one of {METHODS}")
     if not 50.0 < percentile <= 100.0:
         raise QuantizationError(f"percentile must be in (50, 100], got {percentile}")
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 512 or bins % 4:
+        raise QuantizationError(f"bins must be a multiple of 4 and at least 512, got {bins!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise QuantizationError(f"batch_size must be a positive integer, got {batch_size!r}")
     meta = _metadata(model)
     specs = input_specs(model, meta["inputs"])
     tensors = [row[0] for row in meta["tensors"]]
