@@ -117,6 +117,13 @@ def test_calibration_options(option, message):
         calibrate(calibration, data, method="entropy", **option)
 
 
+@pytest.mark.parametrize("count", [0, "3", 2.5])
+def test_random_calibration_sample_count(count):
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": [1, 4]}, {"y": None}, {})
+    with pytest.raises(QuantizationError, match="num_samples must be an integer >= 1"):
+        calibrate_with_random_input(build_calibration_model(optimize(model), ["x"]), num_samples=count)
+
+
 # ------------------------------------------------------------------------------------------- types, sparse
 
 

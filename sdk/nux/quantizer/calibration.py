@@ -99,8 +99,8 @@ def calibrate_with_random_input(model: onnx.ModelProto, *, num_samples: int = RA
                                 **options) -> dict[str, tuple[float, float]]:
     """`calibrate` on `num_samples` (default 10) runs of inputs drawn uniformly from [0, 1), seeded, so the
     result is reproducible. Only for testing the flow: real data gives far better ranges."""
-    if num_samples < 1:
-        raise QuantizationError(f"num_samples must be at least 1, got {num_samples}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise QuantizationError(f"num_samples must be an integer >= 1, got {num_samples!r}")
     meta = _metadata(model)
     samples = random_samples(input_specs(model, meta["inputs"]), num_samples, seed)
     first = next(samples)  # validates the inputs before any work
