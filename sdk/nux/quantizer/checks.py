@@ -106,9 +106,9 @@ def check_constant_operands(graph: onnx.GraphProto) -> None:
                 raise QuantizationError(f"{where} is empty (shape {value.shape}); nothing to quantize it with")
             bad = np.flatnonzero(~np.isfinite(value))
             if bad.size:
-                index = np.unravel_index(bad[0], value.shape)
+                first = np.unravel_index(bad[0], value.shape)
                 raise QuantizationError(f"{where} holds {bad.size} non-finite value(s) "
-                                        f"(first: {value[index]} at {tuple(int(i) for i in index)}); int8 cannot "
+                                        f"(first: {value[first]} at {tuple(int(i) for i in first)}); int8 cannot "
                                         "represent NaN or inf: fix the weights")
 
 
