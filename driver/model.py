@@ -105,15 +105,23 @@ class LoadedModel:
             )
         return [s.index for s in steps]
 
-    def submit(self, timeout: float | None = None) -> Run:
-        """Queue every NPU step without waiting for completion (blocks only while the command queue is full)."""
+    def submit(self, timeout: float | None = None, deadline: float | None = None) -> Run:
+        """Queue every NPU step without waiting for completion. Blocks only while the command queue is full, and
+        then no longer than `timeout` seconds (default: the Npu's) for all steps together, or until `deadline`."""
         self._check_loaded()
         programs = self._npu_programs()  # refuse before queuing anything
-        return Run(self, tuple(self.npu.submit_task(self._descriptors[i], timeout) for i in programs))
+        timeout, start_deadline = self.npu._deadline(timeout)
+        deadline = start_deadline if deadline is None else deadline
+        return Run(self, tuple(self.npu.submit_task(self._descriptors[i], timeout, deadline) for i in programs))
 
     def run(self, timeout: float | None = None) -> None:
-        """Run every NPU step and wait; raises NpuExecutionError / NpuTimeout (the device is reset and usable)."""
-        self.submit(timeout).wait(timeout)
+        """Run every NPU step and wait; raises NpuExecutionError / NpuTimeout (the device is reset and usable).
+
+        `timeout` (default: the Npu's) is a deadline for the whole run, from the call to the last step's end,
+        however many steps the model has: queuing and every step share it.
+        """
+        timeout, deadline = self.npu._deadline(timeout)
+        self.npu.wait(self.submit(timeout, deadline), timeout, deadline)
 
     def unload(self) -> None:
         """Free the arena; the model cannot be used afterwards."""

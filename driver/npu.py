@@ -13,6 +13,7 @@ in time raises NpuTimeout, and in both cases the device has already been reset.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping
 
 from nux.device import Device
@@ -142,13 +143,19 @@ class Npu:
     def _timeout(self, timeout: float | None) -> float:
         return self.timeout if timeout is None else timeout
 
-    def submit_task(self, desc: TaskDescriptor, timeout: float | None = None) -> Task:
-        """Queue one task (blocks while the hardware command queue is full, up to `timeout`)."""
-        return self.queue.submit(desc, self._timeout(timeout))
+    def _deadline(self, timeout: float | None = None) -> tuple[float, float]:
+        """(timeout, time.monotonic() deadline) for an operation starting now (`timeout` None: the Npu's)."""
+        timeout = self._timeout(timeout)
+        return timeout, time.monotonic() + timeout
 
-    def wait(self, handle: Task | Run | Iterable[Task], timeout: float | None = None) -> None:
+    def submit_task(self, desc: TaskDescriptor, timeout: float | None = None, deadline: float | None = None) -> Task:
+        """Queue one task (blocks while the hardware command queue is full, up to `timeout` or `deadline`)."""
+        return self.queue.submit(desc, self._timeout(timeout), deadline)
+
+    def wait(self, handle: Task | Run | Iterable[Task], timeout: float | None = None,
+             deadline: float | None = None) -> None:
         """Wait for a task or a whole run (one deadline for all of it); raise its error if it failed."""
-        self.queue.wait([handle] if isinstance(handle, Task) else list(handle), self._timeout(timeout))
+        self.queue.wait([handle] if isinstance(handle, Task) else list(handle), self._timeout(timeout), deadline)
 
     def run_program(
         self,
@@ -173,8 +180,8 @@ class Npu:
         try:
             self.device.write(base, bytes(image))
             desc = TaskDescriptor(base, len(code) // INSTR_BYTES, base, arena_size, "run_program", code)
-            task = self.submit_task(desc, timeout)
-            self.wait(task, timeout)
+            timeout, deadline = self._deadline(timeout)
+            self.wait(self.submit_task(desc, timeout, deadline), timeout, deadline)
             return self.device.read(base, arena_size)
         finally:
             self.free(base)

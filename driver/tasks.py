@@ -142,9 +142,10 @@ class CommandQueue:
             raise error
 
     # ------------------------------------------------------------------------------------------- submit / wait
-    def submit(self, desc: TaskDescriptor, timeout: float) -> Task:
-        """Queue a task, first waiting (up to `timeout`) for a free slot in the hardware command queue."""
-        deadline = time.monotonic() + timeout
+    def submit(self, desc: TaskDescriptor, timeout: float, deadline: float | None = None) -> Task:
+        """Queue a task, first waiting for a free slot in the hardware command queue until `deadline` (a
+        time.monotonic() value; default: `timeout` seconds from now). `timeout` is what an NpuTimeout reports."""
+        deadline = time.monotonic() + timeout if deadline is None else deadline
         while True:
             self._clear_irq()
             self.poll()
@@ -170,10 +171,10 @@ class CommandQueue:
             self.device.write32(offset, value)
             self._staged[offset] = value
 
-    def wait(self, tasks: Sequence[Task], timeout: float) -> None:
-        """Block until every task is resolved, all within one `timeout`; raise the first error in order, or
-        NpuTimeout (after resetting the device) when time runs out."""
-        deadline = time.monotonic() + timeout
+    def wait(self, tasks: Sequence[Task], timeout: float, deadline: float | None = None) -> None:
+        """Block until every task is resolved, all within one `timeout` (or until `deadline`, as in `submit`);
+        raise the first error in order, or NpuTimeout (after resetting the device) when time runs out."""
+        deadline = time.monotonic() + timeout if deadline is None else deadline
         for task in tasks:
             while not task.done:
                 self._clear_irq()  # clear before polling, so a completion after the poll still raises the line

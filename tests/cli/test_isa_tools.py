@@ -39,7 +39,9 @@ def test_asm_disasm_round_trip(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, content, message",
     [
-        (["asm"], "bogus x=1\n", "prog: unknown instruction 'bogus'"),
+        (["asm"], "bogus x=1\n", "prog: line 1: unknown instruction 'bogus'"),
+        (["asm"], "nop\r\x0c\u2028\nend\rbogus\n", "prog: line 2: end has no field 'bogus'"),
+        (["asm"], b"nop\n\xff\n", "prog: not UTF-8 text (byte 0xff at offset 4)"),
         (["asm"], "load nosuchfield=1\n", "line 1: load has no field 'nosuchfield'"),
         (["disasm"], b"\x01" * 33, "code length 33 is not a multiple of 32"),
         (["disasm"], bytes(32), "illegal opcode 0"),

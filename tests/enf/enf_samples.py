@@ -125,6 +125,16 @@ def section(image: bytes, kind: SectionKind, nth: int = 0) -> tuple[int, int, in
     return hits[nth]
 
 
+def with_meta(image: bytes, text: bytes) -> bytes:
+    """`image` with its META section's bytes replaced by `text`, file size and CRC fixed. META must be the last
+    section (write_enf puts it there), so the file just changes size."""
+    entry_at, offset, _ = section(image, SectionKind.META)
+    out = bytearray(image[:offset] + text)
+    struct.pack_into("<Q", out, entry_at + SECTION.offsets["size"], len(text))
+    struct.pack_into("<Q", out, HEADER.offsets["file_size"], len(out))
+    return fix_crc(out)
+
+
 def sample_image() -> bytes:
     return write_enf(sample_enf())
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from enf_samples import fix_crc, minimal_enf, sample_enf, section_entries
+from enf_samples import fix_crc, minimal_enf, sample_enf, section_entries, with_meta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nux.enf import EnfError, SectionKind, read_enf, write_enf
@@ -38,6 +38,13 @@ from nux.enf.layout import (
 CASES_PER_IMAGE = 1000
 SECONDS_PER_CASE = 2.0
 PEAK_BYTES = 1 << 20  # per case, beyond what was live before it; the files are a few KiB
+# META texts the "meta" mutation splices in: JSON escapes that decode to strings UTF-8 cannot encode (lone
+# surrogates), paired surrogates (valid), NUL and line-separator escapes, raw CESU-8 surrogate bytes.
+META_TEXTS = [
+    rb'{"a": "\ud800"}', rb'{"\udfff": 1}', rb'{"a": ["\udbff", {"b": "\udc00\ud800"}]}',
+    rb'{"a": "\ud83d\ude00"}', rb'{"a": "\u0000\u2028\u000c\u0085"}', b'{"a": "\xed\xa0\x80"}',
+    rb'{"a": "\ud800\u', b'{"a": 1e400}', b'{"a": -0}',
+]
 
 
 def field_sites(image: bytes) -> list[tuple[int, str]]:
@@ -87,8 +94,14 @@ def interesting(rng: random.Random, code: str, old: int, size: int) -> int | flo
 
 def mutate(rng: random.Random, image: bytes, sites: list[tuple[int, str]]) -> tuple[str, bytes]:
     data = bytearray(image)
-    how = rng.choice(["bitflip", "overwrite", "truncate", "field", "field", "table", "insert", "delete", "splice"])
-    if how == "bitflip":
+    how = rng.choice(["bitflip", "overwrite", "truncate", "field", "field", "table", "insert", "delete", "splice",
+                      "meta"])
+    if how == "meta" and any(kind == SectionKind.META for _, kind, _, _ in section_entries(image)):
+        text = bytearray(rng.choice(META_TEXTS))
+        if rng.random() < 0.5:  # and sometimes a byte changed
+            text[rng.randrange(len(text))] = rng.randrange(256)
+        data = bytearray(with_meta(image, bytes(text)))
+    elif how in ("bitflip", "meta"):
         for _ in range(rng.randint(1, 8)):
             bit = rng.randrange(8 * len(data))
             data[bit // 8] ^= 1 << (bit % 8)

@@ -21,6 +21,7 @@ from enf_samples import (
     section,
     section_entries,
     set_header,
+    with_meta,
 )
 from nux.enf import (
     DType,
@@ -140,6 +141,8 @@ MODEL_RULES: dict[str, tuple[Callable[[Enf], Enf], str]] = {
     "meta nan": (_set(meta={"a": float("nan")}), "meta is not plain JSON"),
     "meta tuple": (_set(meta={"a": (1, 2)}), "meta does not survive a JSON round trip"),
     "meta type": (_set(meta=[1]), "meta must be a dict"),
+    "meta surrogate": (_set(meta={"a": "x\ud800"}), "meta is not encodable as UTF-8"),
+    "meta surrogate key": (_set(meta={"\udfff": 1}), "meta is not encodable as UTF-8"),
 }
 
 
@@ -174,7 +177,6 @@ _ENTRY0 = _TENSORS_AT + TENSORS_HEADER.size  # first tensor entry
 _CODE1 = section(IMAGE, SectionKind.CODE, 1)
 _HOST1 = section(IMAGE, SectionKind.HOST, 1)
 _STEPS = section(IMAGE, SectionKind.STEPS)
-_META = section(IMAGE, SectionKind.META)
 _MEMPLAN = section(IMAGE, SectionKind.MEMPLAN)
 
 
@@ -188,12 +190,7 @@ def _kind_of(nth: int, kind: int) -> bytes:
 
 
 def _with_meta(text: bytes) -> bytes:
-    """IMAGE with its META section replaced by `text` (META is the last section, so the file just changes size)."""
-    entry_at, offset, _ = _META
-    out = bytearray(IMAGE[:offset] + text)
-    struct.pack_into("<Q", out, entry_at + SECTION.offsets["size"], len(text))
-    struct.pack_into("<Q", out, HEADER.offsets["file_size"], len(out))
-    return fix_crc(out)
+    return with_meta(IMAGE, text)
 
 
 def _tensor_field(index: int, field: str, fmt: str, value: int) -> bytes:
@@ -274,6 +271,8 @@ BYTE_RULES: dict[str, tuple[Callable[[], bytes], str]] = {
     "meta array": (lambda: _with_meta(b"[1, 2]"), "META must be a JSON object, got list"),
     "meta deep": (lambda: _with_meta(b"[" * 100000 + b"]" * 100000), "META is not UTF-8 JSON"),
     "meta infinity": (lambda: _with_meta(b'{"a": 1e999}'), "meta is not plain JSON"),
+    "meta lone surrogate": (lambda: _with_meta(b'{"a": "\\ud800"}'), "meta is not encodable as UTF-8"),
+    "meta surrogate key": (lambda: _with_meta(b'{"\\udc00x": [1]}'), "meta is not encodable as UTF-8"),
 }
 
 

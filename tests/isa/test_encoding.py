@@ -103,6 +103,43 @@ def test_text_errors_name_the_problem():
         parse_program("gemm x_size=1 x_size=2")
 
 
+def test_every_text_error_names_its_line():
+    with pytest.raises(AsmError, match=r"^line 3: unknown instruction 'frobnicate'"):
+        parse_program("end\n; comment\n  frobnicate x=1\n")
+    with pytest.raises(AsmError, match=r"^line 1: unknown instruction"):
+        parse_program("bogus")
+
+
+OTHER_BREAKS = ["\f", "\v", "\r", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]  # splitlines() breaks
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(instructions(), min_size=1, max_size=6), st.data())
+def test_fuzz_line_breaks_inside_lines(program, data):
+    """Other break characters in place of spaces or at line ends change neither the program nor line numbers."""
+    spaces = st.sampled_from([" ", *OTHER_BREAKS])
+    lines = [
+        line.replace(" ", data.draw(spaces)) + data.draw(st.sampled_from(["", *OTHER_BREAKS]))
+        for line in format_program(program).split("\n")[:-1]
+    ]
+    assert parse_program("\n".join(lines)) == program
+    bad = data.draw(st.integers(0, len(lines)))
+    lines.insert(bad, data.draw(spaces) + "frobnicate" + data.draw(spaces))
+    with pytest.raises(AsmError, match=rf"^line {bad + 1}: unknown instruction 'frobnicate'"):
+        parse_program("\n".join(lines))
+
+
+@pytest.mark.parametrize("brk", OTHER_BREAKS)
+def test_only_newline_ends_a_line(brk):
+    """str.splitlines() also breaks at these; a line number must count '\n' only (docs/isa.md, Text form)."""
+    with pytest.raises(AsmError, match=r"^line 3: gemm has no field 'bogus'"):
+        parse_program(f"nop{brk}\nend {brk}\ngemm bogus=1{brk}\n")
+    with pytest.raises(AsmError, match=r"^line 2: unknown instruction"):
+        parse_program(f"nop\n{brk}frobnicate\n")
+    # Inside a line they separate words like any whitespace, and CRLF files read as usual.
+    assert parse_program(f"gemm{brk}x_size=3{brk}\r\nend\r\n") == [Instr("gemm", x_size=3), Instr("end")]
+
+
 def test_text_form_reads_like_assembly():
     text = "load dst=acc row_elems=4 dram_offset=0x100 push_next ; bias\n# comment\n\nend\n"
     load, end = parse_program(text)

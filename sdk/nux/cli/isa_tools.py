@@ -18,12 +18,21 @@ def asm(
 ) -> None:
     """Assemble a program into a code image (32 bytes per instruction; default output: SOURCE with .bin)."""
     try:
-        code = assemble(parse_program(source.read_text()))
+        code = assemble(parse_program(_read_source(source)))
     except AsmError as exc:
         raise AsmError(f"{source}: {exc}") from None
     target = output or source.with_suffix(".bin")
     target.write_bytes(code)
     typer.echo(f"{target}: {len(code) // 32} instructions, {len(code)} bytes")
+
+
+def _read_source(source: Path) -> str:
+    """The file as UTF-8 text, line ends untranslated: only '\n' ends a line (docs/isa.md, "Text form")."""
+    data = source.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AsmError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
 def disasm(

@@ -100,7 +100,8 @@ def decode_name(raw: bytes, what: str, allow_empty: bool) -> str:
 
 
 def meta_json(meta: object) -> bytes:
-    """META as canonical UTF-8 JSON; it must be a dict that survives a JSON round trip unchanged."""
+    """META as canonical UTF-8 JSON; it must be a dict that survives a JSON round trip unchanged and holds no lone
+    surrogate (JSON can escape one, `"\\ud800"`, but UTF-8 cannot encode it)."""
     if not isinstance(meta, dict):
         raise EnfError(f"meta must be a dict, got {type(meta).__name__}")
     try:
@@ -110,7 +111,14 @@ def meta_json(meta: object) -> bytes:
         raise EnfError(f"meta is not plain JSON: {exc}") from None
     if not same:
         raise EnfError("meta does not survive a JSON round trip (tuples, non-str keys?); use lists and str keys")
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: Python str allows it, UTF-8 (and C readers) do not
+        context = exc.object[max(exc.start - 20, 0) : exc.end + 20]
+        raise EnfError(
+            f"meta is not encodable as UTF-8: {context!r} holds a lone surrogate (a \\uD800-\\uDFFF escape "
+            "without its pair)"
+        ) from None
 
 
 def check_code(code: bytes, what: str) -> None:

@@ -187,7 +187,10 @@ def parse_line(line: str, where: str = "line") -> Instr | None:
     if not text:
         return None
     mnemonic, *args = text.split()
-    op = _opcode(mnemonic)
+    try:
+        op = _opcode(mnemonic)
+    except AsmError as exc:
+        raise AsmError(f"{where}: {exc}") from None
     fields = {f.name: f for f in fields_of(op)}
     values: dict[str, int] = {}
     for arg in args:
@@ -205,9 +208,14 @@ def parse_line(line: str, where: str = "line") -> Instr | None:
 
 
 def parse_program(text: str) -> list[Instr]:
-    """Parse assembly text, one instruction per line."""
+    """Parse assembly text, one instruction per line.
+
+    A line ends at '\n' and nowhere else (docs/isa.md, "Text form"): form feeds, '\r', '\v', U+2028 and the
+    other characters `str.splitlines` also breaks at are whitespace inside a line, so error line numbers agree
+    with what editors and `grep -n` count.
+    """
     return [
-        i for n, line in enumerate(text.splitlines(), 1) if (i := parse_line(line, f"line {n}")) is not None
+        i for n, line in enumerate(text.split("\n"), 1) if (i := parse_line(line, f"line {n}")) is not None
     ]
 
 

@@ -61,6 +61,10 @@ def calibrate(model: onnx.ModelProto, calibration_data, *, method: str = "minmax
         raise QuantizationError(f"unknown calibration method '{method}'; choose one of {METHODS}")
     if not 50.0 < percentile <= 100.0:
         raise QuantizationError(f"percentile must be in (50, 100], got {percentile}")
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 512 or bins % 4:
+        raise QuantizationError(f"bins must be a multiple of 4 and at least 512, got {bins!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise QuantizationError(f"batch_size must be a positive integer, got {batch_size!r}")
     meta = _metadata(model)
     specs = input_specs(model, meta["inputs"])
     tensors = [row[0] for row in meta["tensors"]]
@@ -94,8 +98,8 @@ def calibrate_with_random_input(model: onnx.ModelProto, *, num_samples: int = RA
                                 **options) -> dict[str, tuple[float, float]]:
     """`calibrate` on `num_samples` (default 10) runs of inputs drawn uniformly from [0, 1), seeded, so the
     result is reproducible. Only for testing the flow: real data gives far better ranges."""
-    if num_samples < 1:
-        raise QuantizationError(f"num_samples must be at least 1, got {num_samples}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise QuantizationError(f"num_samples must be an integer >= 1, got {num_samples!r}")
     meta = _metadata(model)
     samples = random_samples(input_specs(model, meta["inputs"]), num_samples, seed)
     first = next(samples)  # validates the inputs before any work

@@ -3,13 +3,24 @@ inside onnx or onnxruntime."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
+import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
+from . import ops
 from .errors import QuantizationError
-from .graph import DEFAULT_DOMAINS, elem_type, opset_version, runtime_inputs
+from .graph import (
+    DEFAULT_DOMAINS,
+    elem_type,
+    initializers,
+    opset_version,
+    producers,
+    runtime_inputs,
+    static_shape,
+)
 
 # Opsets we accept. Below 7 the ONNX version converter is unreliable; per-channel QDQ needs 13, so older models
 # are converted up to 13 by `optimize`. The top is the newest opset this onnx/onnxruntime pair was tested with.
@@ -27,6 +38,14 @@ QUANTIZED_OPS = {
     "ConvInteger", "MatMulInteger", "QLinearAdd", "QLinearMul", "QGemm",
 }
 QUANTIZED_TYPES = {TensorProto.INT8, TensorProto.UINT8, TensorProto.INT4, TensorProto.UINT4}
+KNOWN_TYPES = frozenset(TensorProto.DataType.values())
+# Inputs that are parameters, not data, of quantized operators: +-inf there means "no bound" (Clip(x, 0, inf) is
+# a Relu), so they may be non-finite.
+PARAMETER_INPUTS = {"Clip": (1, 2)}
+# The largest tensor (elements) a model may have: 2^28 float32 values are 1 GiB. Calibration runs the whole model
+# in onnxruntime and random calibration allocates each input, so a bigger tensor would exhaust memory instead of
+# failing with a message. Checked on every statically known shape after shape inference (docs/quantizer.md).
+MAX_TENSOR_ELEMENTS = 1 << 28
 
 
 def output_ir_version(model: onnx.ModelProto) -> int:
@@ -48,13 +67,77 @@ def check_model(model: onnx.ModelProto) -> None:
     for opset in model.opset_import:
         if opset.domain not in DEFAULT_DOMAINS:
             raise QuantizationError(f"unsupported operator domain '{opset.domain}': only standard ONNX is handled")
+    check_element_types(model.graph)
     check_not_quantized(model)
     check_float_inputs(model)
+    check_no_sparse(model.graph)
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QuantizationError(f"the model is not valid ONNX: {first_line}") from None
+    check_constant_operands(model.graph)
+
+
+def check_element_types(graph: onnx.GraphProto) -> None:
+    """Every declared element type must be one ONNX defines (onnx's own tools raise bare ValueErrors)."""
+    typed = [(vi.name, elem_type(vi)) for vi in (*graph.input, *graph.output, *graph.value_info)]
+    typed += [(init.name, init.data_type) for init in graph.initializer]
+    for name, code in typed:
+        if code not in KNOWN_TYPES:
+            raise QuantizationError(f"tensor '{name}' has unknown element type {code} (not an ONNX TensorProto type)")
+
+
+def check_no_sparse(graph: onnx.GraphProto) -> None:
+    """Sparse tensors are refused: densifying one can take any amount of memory, and no NPU operator reads one."""
+    if graph.sparse_initializer:
+        raise QuantizationError(f"sparse initializer '{graph.sparse_initializer[0].values.name}' is not supported; "
+                                "store it dense")
+    for node in graph.node:
+        if node.op_type == "Constant" and any(a.name == "sparse_value" for a in node.attribute):
+            raise QuantizationError(f"Constant node '{node.name or node.output[0]}' holds a sparse_value, which "
+                                    "nux.quantizer does not support; store it dense")
+
+
+def check_constant_operands(graph: onnx.GraphProto) -> None:
+    """The float constants a quantized operator reads must be non-empty and finite: a NaN or inf would be
+    quantized to garbage (NaN cast to int8) and spoil every output it touches, an empty one has no scale."""
+    inits = initializers(graph)
+    for node in graph.node:
+        if node.op_type not in ops.SPECS or node.domain not in DEFAULT_DOMAINS:
+            continue
+        parameters = PARAMETER_INPUTS.get(node.op_type, ())
+        for index, name in enumerate(node.input):
+            if name not in inits or inits[name].data_type != TensorProto.FLOAT or index in parameters:
+                continue
+            value = numpy_helper.to_array(inits[name])
+            where = f"constant '{name}' read by {node.op_type} node '{node.name or node.output[0]}'"
+            if value.size == 0:
+                raise QuantizationError(f"{where} is empty (shape {value.shape}); nothing to quantize it with")
+            bad = np.flatnonzero(~np.isfinite(value))
+            if bad.size:
+                first = np.unravel_index(bad[0], value.shape)
+                raise QuantizationError(f"{where} holds {bad.size} non-finite value(s) "
+                                        f"(first: {value[first]} at {tuple(int(i) for i in first)}); int8 cannot "
+                                        "represent NaN or inf: fix the weights")
+
+
+def check_tensor_sizes(graph: onnx.GraphProto) -> None:
+    """Every statically shaped tensor must hold at most MAX_TENSOR_ELEMENTS elements (see its comment)."""
+    for vi in (*graph.input, *graph.value_info, *graph.output):
+        shape = static_shape(vi)
+        if shape is not None and math.prod(shape) > MAX_TENSOR_ELEMENTS:
+            node = producers(graph).get(vi.name)
+            source = f" (output of {node.op_type} node '{node.name or node.output[0]}')" if node else ""
+            check_elements(f"tensor '{vi.name}'{source}", shape)
+
+
+def check_elements(what: str, shape: tuple[int, ...] | None) -> None:
+    """Refuse a shape of more than MAX_TENSOR_ELEMENTS elements (None: unknown shape, nothing to check)."""
+    if shape is not None and math.prod(shape) > MAX_TENSOR_ELEMENTS:
+        raise QuantizationError(
+            f"{what} has shape {tuple(shape)}: {math.prod(shape)} elements exceed nux.quantizer's limit of "
+            f"{MAX_TENSOR_ELEMENTS} (2^28, 1 GiB of float32)")
 
 
 def check_not_quantized(model: onnx.ModelProto) -> None:

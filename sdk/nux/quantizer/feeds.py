@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from .checks import check_elements
 from .errors import QuantizationError
 from .graph import dims, elem_type, runtime_inputs
 
@@ -38,8 +39,14 @@ def input_specs(model: onnx.ModelProto, names: list[str]) -> list[InputSpec]:
     infos = {vi.name: vi for vi in runtime_inputs(model.graph)}
     specs = []
     for name in names:
-        vi = infos[name]
-        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type(vi)))
+        vi = infos.get(name)
+        if vi is None:
+            raise QuantizationError(f"input '{name}' is not a runtime input of the calibration model")
+        try:
+            dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type(vi)))
+        except (KeyError, ValueError, TypeError):  # onnx raises a different one per kind of unknown code
+            raise QuantizationError(f"input '{name}' has element type {elem_type(vi)}, which has no NumPy "
+                                    "equivalent") from None
         specs.append(InputSpec(name, dtype, tuple(dims(vi))))
     return specs
 
@@ -121,6 +128,7 @@ def random_samples(specs: list[InputSpec], count: int, seed: int) -> Iterator[di
             raise QuantizationError(
                 f"input '{spec.name}' is {spec.dtype}; random calibration only generates float32 inputs: "
                 "give calibration data instead")
+        check_elements(f"input '{spec.name}'", spec.dims)  # before allocating it
     rng = np.random.default_rng(seed)
     for _ in range(count):
         yield {spec.name: rng.random(spec.dims, dtype=np.float32) for spec in specs}

@@ -12,7 +12,7 @@ import onnx
 from onnx import shape_inference, version_converter
 
 from . import cleanup, folding, fusions
-from .checks import QDQ_MIN_OPSET, check_model, output_ir_version
+from .checks import QDQ_MIN_OPSET, check_model, check_tensor_sizes, output_ir_version
 from .errors import QuantizationError
 from .graph import copy_model, opset_version, remove_unused
 
@@ -64,11 +64,14 @@ def upgrade(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
-    """ONNX shape inference from scratch (stale value_info of rewritten tensors is dropped first)."""
+    """ONNX shape inference from scratch (stale value_info of rewritten tensors is dropped first); a tensor
+    larger than checks.MAX_TENSOR_ELEMENTS is refused here."""
     del model.graph.value_info[:]
     try:
-        return shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
-    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError) as exc:
+        inferred = shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise QuantizationError(f"shape inference failed: {first_line}") from None
+    check_tensor_sizes(inferred.graph)  # before anything (folding, calibration) allocates a tensor
+    return inferred
 
