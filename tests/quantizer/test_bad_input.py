@@ -8,7 +8,6 @@ import tracemalloc
 import numpy as np
 import onnx
 import pytest
-from conftest import make_model, rng_array, run
 from nux.cli import main
 from nux.quantizer import (
     QuantizationError,
@@ -21,6 +20,7 @@ from nux.quantizer import (
 )
 from nux.quantizer.checks import MAX_TENSOR_ELEMENTS
 from onnx import TensorProto, helper, numpy_helper
+from qmodels import make_model, rng_array, run
 
 MIB = 1 << 20
 

@@ -7,7 +7,6 @@ import tracemalloc
 import numpy as np
 import onnx
 import pytest
-from conftest import make_model, rng_array, run
 from nux.quantizer import (
     QuantizationError,
     build_calibration_model,
@@ -18,6 +17,7 @@ from nux.quantizer import (
 from nux.quantizer.graph import expose_outputs, float_tensors
 from nux.quantizer.ranges import Histogram, kl_threshold
 from onnx import helper
+from qmodels import make_model, rng_array, run
 
 
 @pytest.fixture(scope="module")

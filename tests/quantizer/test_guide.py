@@ -9,7 +9,7 @@ import nux
 import nux.quantizer  # noqa: F401 - the guide calls nux.quantizer.*
 import onnx
 import pytest
-from conftest import run, snr_db
+from qmodels import run, snr_db
 
 torch = pytest.importorskip("torch", reason="the guide's ExampleNet is a PyTorch model (torch is in the dev extra)")
 F = torch.nn.functional  # the guide imports it as F

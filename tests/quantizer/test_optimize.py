@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from conftest import make_model, rng_array, run
 from nux.quantizer import QuantizationError, optimize
 from nux.quantizer.graph import float_tensors, static_shape, value_infos
 from onnx import helper
+from qmodels import make_model, rng_array, run
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 reassociation of folded weights
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from conftest import make_model, rng_array, run, snr_db
 from nux.quantizer import (
     QuantizationError,
     build_calibration_model,
@@ -17,6 +16,7 @@ from nux.quantizer.checks import IR_VERSION
 from nux.quantizer.params import activation_qparams, bias_scale, quantize_bias, quantize_weights, symmetric_scales
 from nux.reference import run_onnx
 from onnx import helper, numpy_helper
+from qmodels import make_model, rng_array, run, snr_db
 
 
 def inits_of(model: onnx.ModelProto) -> dict[str, np.ndarray]:

@@ -8,10 +8,10 @@ import nux.cli
 import onnx
 import pytest
 import typer
-from conftest import make_model, rng_array, snr_db
 from nux.quantizer import optimize, post_training_quantization, quantization_report
 from nux.quantizer.params import activation_qparams, dequantize, quantize_activation
 from onnx import helper
+from qmodels import make_model, rng_array, snr_db
 
 
 def mnist_inputs(count: int, seed: int = 0) -> np.ndarray:
