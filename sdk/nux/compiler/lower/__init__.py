@@ -1,0 +1,10 @@
+"""nux.compiler.lower: one operator at a time onto the nux ISA (tiling, scheduling with tokens, cost model).
+
+See docs/compiler_lowering.md. Every lowering takes explicit integer parameters and an `Emitter`, appends a
+self-contained layer (inputs read from DRAM, outputs stored, queues quiescent at its end) and returns a
+`LayerCost`; cases it cannot compute exactly raise `Unsupported(reason)` so the compiler falls back to the host.
+"""
+
+from nux.compiler.lower.target import ActTensor, ArenaEmitter, Emitter, LayerCost, LoweringError, Unsupported
+
+__all__ = ["ActTensor", "ArenaEmitter", "Emitter", "LayerCost", "LoweringError", "Unsupported"]
