@@ -77,7 +77,7 @@ class Tensor:
     """A value of the graph: a runtime activation, or a constant when `data` is set."""
 
     name: str
-    shape: tuple[int, ...]
+    shape: tuple[int, ...] | None  # None: unknown (a host-internal value whose shape nothing needs)
     dtype: str  # numpy dtype name: int8, uint8, int32, int64, float32, ...
     quant: QParams | None = None
     data: np.ndarray | None = None
@@ -99,7 +99,8 @@ class Tensor:
 @dataclass
 class Node:
     """One operator. `clamp` (lo, hi) narrows the output range (a fused Relu/Clip, in output integers);
-    `view` marks a Reshape-like node whose output shares its input's bytes; `placement`/`reason` are the
+    `view` marks a Reshape-like node whose output shares its input's bytes; `raw` a node whose semantics are on
+    the stored integers themselves (ConvInteger, a com.microsoft op); `placement`/`reason` are the
     partitioner's decision ("npu" or "host", and why not npu)."""
 
     name: str
@@ -113,6 +114,7 @@ class Node:
     placement: str = ""
     reason: str = ""
     fused: list[str] = field(default_factory=list)  # names of nodes folded into this one (for the report)
+    raw: bool = False  # reads/writes stored integers, not real values (ConvInteger, custom-domain ops): host only
 
     def attr(self, name: str, default: Any = None) -> Any:
         return self.attrs.get(name, default)
