@@ -65,6 +65,9 @@ def fix_input_shapes(model: onnx.ModelProto, hints: Mapping[str, Sequence[int]] 
 
 
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Shapes of every tensor, inferred afresh (stale or shapeless value_info entries would block inference)."""
+    del model.graph.value_info[:]
+    model.ir_version = max(model.ir_version, 4)  # IR 3 hides initializers that are not graph inputs from inference
     try:
         return onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as exc:  # noqa: BLE001 - onnx raises InferenceError, ValidationError, RuntimeError...

@@ -167,6 +167,8 @@ class _Importer:
             return
         if node.op_type == "DequantizeLinear" and node.domain in DEFAULT_DOMAINS:
             return self.dequantize(node)
+        if all(n in self.consts for n in node.input if n) and node.domain in DEFAULT_DOMAINS:
+            return self.fold(node)
         if node.op_type == "QuantizeLinear" and node.domain in DEFAULT_DOMAINS:
             source = self.resolve(node.input[0])
             if any(o == node.output[0] for o in self.ir.inputs) or source in self.absorbed:
@@ -177,6 +179,25 @@ class _Importer:
         if node.op_type in QLINEAR and node.domain in (*DEFAULT_DOMAINS, "com.microsoft"):
             return self.qlinear(node)
         self.plain(node)
+
+    def fold(self, node: onnx.NodeProto) -> None:
+        """A node of constants only (a weight Reshape, a QuantizeLinear of a weight): evaluate it now."""
+        from onnx.reference import ReferenceEvaluator
+
+        feeds = {n: self.consts[n] for n in node.input if n}
+        if sum(v.size for v in feeds.values()) > 1 << 26:
+            raise CompileError(f"node {node.name!r} ({node.op_type}) folds constants larger than 64 M elements")
+        model = helper.make_model(helper.make_graph(
+            [node], "fold", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+                             for n, v in feeds.items()],
+            [helper.make_empty_tensor_value_info(o) for o in node.output if o]), opset_imports=self.model.opset_import)
+        try:
+            values = ReferenceEvaluator(model).run(None, feeds)
+        except Exception as exc:  # noqa: BLE001 - the reference evaluator raises many types
+            raise CompileError(f"node {node.name!r} ({node.op_type}) on constants cannot be evaluated: {exc}"
+                               ) from None
+        for name, value in zip([o for o in node.output if o], values, strict=True):
+            self.consts[name] = np.asarray(value)
 
     @property
     def absorbed(self) -> set[str]:
@@ -191,7 +212,8 @@ class _Importer:
                 outputs.append(self.tensor(out) if out else "")
                 continue
             quant, dtype = self.qparams(q.input[1], q.input[2] if len(q.input) > 2 else None, None, q.name)
-            self.ir.add(Tensor(q.output[0], static_shape(self.types.get(out)), dtype, quant))
+            shape = static_shape(self.types.get(out)) or static_shape(self.types.get(q.output[0]))
+            self.ir.add(Tensor(q.output[0], shape, dtype, quant))
             for other in self.consumers[out][1:]:
                 self.alias[other.output[0]] = q.output[0]
             self.absorbed.add(out)
