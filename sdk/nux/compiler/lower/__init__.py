@@ -5,6 +5,17 @@ self-contained layer (inputs read from DRAM, outputs stored, queues quiescent at
 `LayerCost`; cases it cannot compute exactly raise `Unsupported(reason)` so the compiler falls back to the host.
 """
 
+from nux.compiler.lower.perf import predict_cycles
 from nux.compiler.lower.target import ActTensor, ArenaEmitter, Emitter, LayerCost, LoweringError, Unsupported
+from nux.compiler.lower.tiled_gemm import (
+    GemmLayout,
+    ProgramError,
+    gemm_requant_reference,
+    plan_gemm,
+    tiled_gemm_program,
+    tiled_gemm_requant_program,
+)
 
-__all__ = ["ActTensor", "ArenaEmitter", "Emitter", "LayerCost", "LoweringError", "Unsupported"]
+__all__ = ["ActTensor", "ArenaEmitter", "Emitter", "LayerCost", "LoweringError", "Unsupported", "predict_cycles",
+           "GemmLayout", "ProgramError", "gemm_requant_reference", "plan_gemm", "tiled_gemm_program",
+           "tiled_gemm_requant_program"]
