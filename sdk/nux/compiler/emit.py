@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nux.compiler.codegen import lower_node
+from nux.compiler.adapters import lower_node
 from nux.compiler.host import host_model
 from nux.compiler.ir import CompileError, Graph, Node, Tensor
 from nux.compiler.lower import ActTensor, Emitter, LayerCost

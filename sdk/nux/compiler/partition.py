@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import prod
 
-from nux.compiler.codegen import lower_node
+from nux.compiler.adapters import lower_node
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import ActTensor, Emitter, LayerCost, Unsupported
 from nux.compiler.lower.target import ALIGN

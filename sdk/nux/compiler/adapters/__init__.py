@@ -1,13 +1,13 @@
-"""IR node -> the NPU lowering that computes it: resolve the node's integers (weights, zero points, scales, pads)
-and call the matching `nux.compiler.lower` function. Each adapter raises `Unsupported(reason)` for a case the
-NPU cannot compute exactly; the partitioner turns that into a host fallback with the reason.
+"""Adapters: IR node -> the NPU lowering that computes it: resolve the node's integers (weights, zero points,
+scales, pads) and call the matching `nux.compiler.lower` function. Each adapter raises `Unsupported(reason)` for a
+case the NPU cannot compute exactly; the partitioner turns that into a host fallback with the reason.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
-from nux.compiler import lower
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import ActTensor, Emitter, LayerCost, Unsupported
 
@@ -27,11 +27,14 @@ def adapter(*ops: str) -> Callable[[Adapter], Adapter]:
     return register
 
 
-def kernel(name: str):
-    """The lowering function `name` of nux.compiler.lower, or Unsupported while it does not exist yet."""
-    fn = getattr(lower, name, None)
+def kernel(module: str, name: str):
+    """Lowering function `name` of nux.compiler.lower.<module>, or Unsupported while it does not exist yet."""
+    try:
+        fn = getattr(importlib.import_module(f"nux.compiler.lower.{module}"), name, None)
+    except ModuleNotFoundError:
+        fn = None
     if fn is None:
-        raise Unsupported(f"no NPU kernel for it yet (nux.compiler.lower.{name})")
+        raise Unsupported(f"no NPU kernel for it yet (nux.compiler.lower.{module}.{name})")
     return fn
 
 
@@ -62,3 +65,7 @@ def lower_node(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     if reason:
         raise Unsupported(reason)
     return ADAPTERS[node.op](em, graph, node, act)
+
+
+# Importing the op modules registers their adapters.
+from nux.compiler.adapters import conv  # noqa: E402, F401
