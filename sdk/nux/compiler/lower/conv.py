@@ -35,12 +35,12 @@ from nux.compiler.lower.common import (
     weight_tiles,
     weights_8bit,
 )
+from nux.compiler.lower.perf import gather_row_cycles
 from nux.compiler.lower.schedule import GemmOperands, GemmSchedule, Requant, choose_tiles, estimate_cycles
 from nux.compiler.lower.target import ActTensor, Emitter, LayerCost, LoweringError, Unsupported
 from nux.isa import Instr, Mem, NpuConfig, Opcode
 
 MAX_PAD_FIELD = 255
-STRIDED_ROW_CYCLES = 1.4  # planner's load-unit cost of one gathered A row (one AXI burst each)
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def _blocks(n: int, ho: int, wo: int, tile_m: int) -> list[tuple[int, int, int, 
 
 def _tile_candidates(ho: int, wo: int) -> list[int]:
     whole_rows = [r * wo for r in range(1, ho + 1) if r * wo <= 4096]
-    pieces = [-(-wo // k) for k in (2, 3, 4, 8, 16) if wo // k >= 1]
+    pieces = [-(-wo // k) for k in (2, 3, 4, 8, 16) if wo // k >= 1] + [1 << i for i in range(10) if 1 << i < wo]
     return whole_rows + pieces
 
 
@@ -277,12 +277,12 @@ def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> t
     b = _bundle_weights(job.w, job.w_zp, job.geo, chunks, g0, g1, dim)
     ops = GemmOperands(kt=kt, nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed, w_zp=job.w_zp,
                        w_signed=job.w.dtype == np.int8, w=em.const(weight_tiles(b, dim, job.w_zp)),
-                       bias=em.const(int32_row(job.bias[o_sl], nt * dim)),
+                       bias=em.const(int32_row(job.bias[o_sl], nt * dim)) if job.bias[o_sl].any() else None,
                        params=em.const(param_rows(dim, job.m[o_sl], job.s[o_sl], nt)), requant=job.requant)
 
     def estimate(tm: int, tn: int) -> float:
         rows = [blk[2] * blk[4] for blk in _blocks(n, ho, wo, tm)]
-        return estimate_cycles(cfg, rows, kt, nt, tn, STRIDED_ROW_CYCLES, True)
+        return estimate_cycles(cfg, rows, kt, nt, tn, gather_row_cycles(cfg, dim), True)
 
     tile_m, tile_nt = choose_tiles(cfg, _tile_candidates(ho, wo), nt, True, estimate)
     blocks = _blocks(n, ho, wo, tile_m)

@@ -90,6 +90,11 @@ def compute_cycles(ins: Instr, config: NpuConfig) -> float:
     return 2 + v["x_size"] * v["y_size"] * v["win_x"] * v["win_y"]  # POOL
 
 
+def gather_row_cycles(config: NpuConfig, row_bytes: int) -> float:
+    """Load-unit cycles of one strided (non-coalesced) DRAM row: one burst each, or its beats if more."""
+    return max(-(-row_bytes // (config.axi_data_bits // 8)), 1 / BURSTS_PER_CYCLE)
+
+
 class _Model:
     def __init__(self, config: NpuConfig):
         self.config = config
@@ -156,4 +161,4 @@ def predict_cycles(config: NpuConfig, program: Iterable[Instr]) -> int:
     return int(round(max(model.dispatch, *model.done, *model.free)))
 
 
-__all__ = ["predict_cycles", "load_cycles", "store_cycles", "compute_cycles"]
+__all__ = ["predict_cycles", "gather_row_cycles", "load_cycles", "store_cycles", "compute_cycles"]

@@ -56,8 +56,9 @@ class Requant:
 class GemmOperands:
     """The schedule's fixed inputs: chunk/tile counts, zero points and the constants' arena offsets.
 
-    bias: int32 per column (NT*dim), or None for zero (only without requant); params: per column tile a row of
-    multipliers and a row of shifts (int32).
+    w: the pre-tiled weights' offset, or None when the source gathers weight tiles itself (`load_w`, for
+    activation x activation products); bias: int32 per column (NT*dim), or None for zero; params: per column tile
+    a row of multipliers and a row of shifts (int32).
     """
 
     kt: int
@@ -66,7 +67,7 @@ class GemmOperands:
     a_signed: bool
     w_zp: int
     w_signed: bool
-    w: int
+    w: int | None
     bias: int | None
     params: int | None
     requant: Requant | None
@@ -124,8 +125,11 @@ class GemmSchedule:
             instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.params + n0 * 2 * dim * 4,
                                 dst_row=self.acc_p[b % 2], x_size=2 * nts, x_stride=dim * 4))
         instrs += self.src.load_a(m, kc, self.sp_a[s % 2])
-        instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.w + (kc * ops.nt + n0) * dim * dim,
-                            dst_row=self.sp_w[s % 2], x_size=nts * dim, x_stride=dim))
+        if ops.w is None:  # weights are an activation: the source gathers the tiles
+            instrs += self.src.load_w(kc, n0, nts, self.sp_w[s % 2])
+        else:
+            instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.w + (kc * ops.nt + n0) * dim * dim,
+                                dst_row=self.sp_w[s % 2], x_size=nts * dim, x_stride=dim))
         self._emit(instrs, "pop_next", s >= 2, "push_next", True)
 
     def compute_step(self, s: int) -> None:
