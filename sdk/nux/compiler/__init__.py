@@ -19,6 +19,7 @@ import onnx
 from nux.compiler.emit import build_enf, lower_segments, plan_arena
 from nux.compiler.frontends.load import fix_input_shapes, infer_shapes, load_model
 from nux.compiler.frontends.onnx import import_onnx
+from nux.compiler.frontends.tflite import import_tflite, is_tflite
 from nux.compiler.ir import CompileError, Graph
 from nux.compiler.partition import place, segments
 from nux.compiler.passes import simplify
@@ -32,6 +33,8 @@ VERSION = "0.1"
 def import_model(model: onnx.ModelProto | bytes | str | os.PathLike,
                  input_shapes: Mapping[str, Sequence[int]] | None = None) -> Graph:
     """Load, fix input shapes, infer shapes and import into the IR (no passes)."""
+    if is_tflite(model):  # a TFLite flatbuffer (file identifier "TFL3"): docs/compiler_tflite.md
+        return import_tflite(model, input_shapes)
     proto = load_model(model)
     fix_input_shapes(proto, input_shapes)
     return import_onnx(infer_shapes(proto))

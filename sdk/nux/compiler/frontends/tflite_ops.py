@@ -1,0 +1,252 @@
+"""TFLite operators -> ONNX operators on the IR (one converter per TFLite builtin; see tflite.py for the layout
+and quantization conventions). An operator without a converter is a CompileError naming it and its index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nux.compiler.frontends.tflite import NCHW, ir_axis, ir_shape, tflite_pads
+from nux.compiler.ir import CompileError, QParams
+
+if TYPE_CHECKING:
+    from nux.compiler.frontends.tflite import TflImporter
+    from nux.compiler.frontends.tflite_reader import TflOp
+
+Converter = Callable[["TflImporter", "TflOp"], None]
+CONVERTERS: dict[str, Converter] = {}
+#: Element-wise TFLite operators that are ONNX operators of the same meaning (any layout).
+UNARY = {"LOGISTIC": "Sigmoid", "TANH": "Tanh", "RELU": "Relu", "ABS": "Abs", "NEG": "Neg", "EXP": "Exp",
+         "LOG": "Log", "SQRT": "Sqrt", "FLOOR": "Floor", "CEIL": "Ceil", "HARD_SWISH": "HardSwish", "ELU": "Elu",
+         "SIN": "Sin", "COS": "Cos", "SQUARE": None}
+BINARY = {"ADD": "Add", "SUB": "Sub", "MUL": "Mul", "DIV": "Div", "MAXIMUM": "Max", "MINIMUM": "Min",
+          "POW": "Pow"}
+CLIPS = {"RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}
+
+
+def converter(*opcodes: str) -> Callable[[Converter], Converter]:
+    def register(fn: Converter) -> Converter:
+        for code in opcodes:
+            CONVERTERS[code] = fn
+        return fn
+    return register
+
+
+def convert(imp: TflImporter, op: TflOp) -> None:
+    fn = CONVERTERS.get(op.opcode)
+    if fn is None:
+        raise CompileError(f"TFLite operator {op.index} ({op.opcode}) has no ONNX mapping in nux.compiler")
+    fn(imp, op)
+
+
+def _input(op: TflOp, i: int) -> int:
+    """Index of optional input `i`, or -1."""
+    return op.inputs[i] if len(op.inputs) > i else -1
+
+
+def _bias(imp: TflImporter, op: TflOp, index: int, x: str, w: str) -> list[str]:
+    """The int32 bias with TFLite's effective scale input_scale x weight_scale (zero point 0)."""
+    if index < 0:
+        return []
+    name = imp.const(index, None, suffix="")
+    t, xq, wq = imp.g[name], imp.g[x].quant, imp.g[w].quant
+    if t.dtype != "int32" or xq is None or wq is None:
+        return [name]
+    scale = xq.scalar_scale * np.asarray(wq.scale, np.float64).reshape(-1)
+    t.quant = QParams(float(scale[0]), 0) if scale.size == 1 else QParams(scale, np.zeros(scale.size, np.int64), 0)
+    return [name]
+
+
+def _window(op: TflOp, hw: tuple[int, int], kernel: tuple[int, int]) -> dict[str, list[int]]:
+    strides = [int(op.options.get("StrideH", 1)), int(op.options.get("StrideW", 1))]
+    dilations = [int(op.options.get("DilationHFactor", 1)), int(op.options.get("DilationWFactor", 1))]
+    pads = tflite_pads(int(op.options.get("Padding", 0)), hw, kernel, strides, dilations)
+    attrs = {"kernel_shape": list(kernel), "strides": strides, "pads": pads}
+    if "DilationHFactor" in op.options:
+        attrs["dilations"] = dilations
+    return attrs
+
+
+@converter("CONV_2D", "DEPTHWISE_CONV_2D")
+def conv(imp: TflImporter, op: TflOp) -> None:
+    """CONV_2D weights OHWI -> OIHW (group = C / I); DEPTHWISE_CONV_2D (1, H, W, C*M) -> (C*M, 1, H, W), group C."""
+    xt, wt = imp.t(op.inputs[0]), imp.t(op.inputs[1])
+    if len(xt.shape) != 4 or len(wt.shape) != 4:
+        raise CompileError(f"operator {op.index} ({op.opcode}) needs 4-D input and weights")
+    depthwise = op.opcode == "DEPTHWISE_CONV_2D"
+    x = imp.value(op.inputs[0])
+    w = imp.const(op.inputs[1], (3, 0, 1, 2) if depthwise else NCHW, suffix="__dw" if depthwise else "")
+    channels = xt.shape[3]
+    group = channels if depthwise else channels // wt.shape[3]
+    if not depthwise and group * wt.shape[3] != channels:
+        raise CompileError(f"operator {op.index} (CONV_2D): {channels} input channels, weights take {wt.shape[3]}")
+    y = imp.output(op.outputs[0])
+    attrs = _window(op, xt.shape[1:3], wt.shape[1:3])
+    imp.node(op, "Conv", [x, w, *_bias(imp, op, _input(op, 2), x, w)], [y], clamp=imp.clamp(op, y), group=group,
+             **attrs)
+
+
+@converter("FULLY_CONNECTED")
+def fully_connected(imp: TflImporter, op: TflOp) -> None:
+    """y = x W^T + b as Gemm(transB=1); x is first flattened to (rows, K) in TFLite's (NHWC) element order."""
+    xt, wt, yt = imp.t(op.inputs[0]), imp.t(op.inputs[1]), imp.t(op.outputs[0])
+    if int(op.options.get("WeightsFormat", 0)) != 0 or len(wt.shape) != 2:
+        raise CompileError(f"operator {op.index} (FULLY_CONNECTED): only 2-D weights in the default format")
+    k = wt.shape[1]
+    rows = int(np.prod(xt.shape)) // k
+    x = imp.value(op.inputs[0])
+    if tuple(xt.shape) != (rows, k):
+        flat = imp.temp(x, (rows, k), x)
+        imp.reshape(op, x, xt.shape, flat, (rows, k))
+        x = flat
+    w = imp.const(op.inputs[1], None)
+    b = _bias(imp, op, _input(op, 2), x, w)
+    y = imp.output(op.outputs[0])
+    out = y if tuple(yt.shape) == (rows, wt.shape[0]) else imp.temp(y, (rows, wt.shape[0]), y)
+    imp.node(op, "Gemm", [x, w, *b], [out], clamp=imp.clamp(op, y), transB=1)
+    if out != y:
+        imp.reshape(op, out, (rows, wt.shape[0]), y, yt.shape)
+
+
+@converter("AVERAGE_POOL_2D", "MAX_POOL_2D")
+def pool(imp: TflImporter, op: TflOp) -> None:
+    xt = imp.t(op.inputs[0])
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    kernel = (int(op.options["FilterHeight"]), int(op.options["FilterWidth"]))
+    onnx_op = "AveragePool" if op.opcode == "AVERAGE_POOL_2D" else "MaxPool"
+    imp.node(op, onnx_op, [x], [y], clamp=imp.clamp(op, y), **_window(op, xt.shape[1:3], kernel))
+
+
+@converter(*BINARY)
+def binary(imp: TflImporter, op: TflOp) -> None:
+    rank = max(len(imp.t(i).shape) for i in op.inputs)
+    a, b = (imp.broadcast_operand(op, i, rank) for i in op.inputs[:2])
+    y = imp.output(op.outputs[0])
+    clamp = imp.clamp(op, y) if imp.g[y].quant is not None else None
+    imp.node(op, BINARY[op.opcode], [a, b], [y], clamp=clamp)
+
+
+@converter(*UNARY)
+def unary(imp: TflImporter, op: TflOp) -> None:
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    if op.opcode == "SQUARE":
+        imp.node(op, "Mul", [x, x], [y])
+    else:
+        imp.node(op, UNARY[op.opcode], [x], [y])
+
+
+@converter(*CLIPS, "LEAKY_RELU")
+def clip(imp: TflImporter, op: TflOp) -> None:
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    if op.opcode == "LEAKY_RELU":
+        imp.node(op, "LeakyRelu", [x], [y], alpha=float(op.options.get("Alpha", 0.2)))
+        return
+    low, high = CLIPS[op.opcode]
+    lo, hi = imp.array(np.array(low, np.float32), f"{y}__lo"), imp.array(np.array(high, np.float32), f"{y}__hi")
+    imp.node(op, "Clip", [x, lo, hi], [y])
+
+
+@converter("QUANTIZE", "DEQUANTIZE")
+def requantize(imp: TflImporter, op: TflOp) -> None:
+    """Quantize, requantize or dequantize: an Identity whose output has the output's parameters (or none)."""
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    imp.node(op, "Identity", [x], [y])
+
+
+@converter("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+def reshape(imp: TflImporter, op: TflOp) -> None:
+    xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
+    if int(np.prod(xt.shape)) != int(np.prod(yt.shape)):
+        raise CompileError(f"operator {op.index} ({op.opcode}) reshapes {list(xt.shape)} to {list(yt.shape)}")
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    imp.reshape(op, x, xt.shape, y, yt.shape)
+
+
+@converter("CONCATENATION")
+def concat(imp: TflImporter, op: TflOp) -> None:
+    rank = len(imp.t(op.outputs[0]).shape)
+    xs = [imp.value(i) for i in op.inputs]
+    y = imp.output(op.outputs[0])
+    imp.node(op, "Concat", xs, [y], clamp=imp.clamp(op, y), axis=ir_axis(int(op.options.get("Axis", 0)), rank))
+
+
+@converter("PAD", "PADV2")
+def pad(imp: TflImporter, op: TflOp) -> None:
+    """paddings (rank, 2) in TFLite axes -> ONNX pads [begins..., ends...] in IR axes; the pad value is real 0
+    (TFLite pads quantized tensors with the zero point) unless PADV2 gives one."""
+    xt = imp.t(op.inputs[0])
+    paddings = imp.t(op.inputs[1]).data
+    if paddings is None:
+        raise CompileError(f"operator {op.index} ({op.opcode}): paddings must be a constant")
+    order = NCHW if len(xt.shape) == 4 else range(len(xt.shape))
+    pads = [int(paddings[a][0]) for a in order] + [int(paddings[a][1]) for a in order]
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    extra = [imp.value(op.inputs[2])] if op.opcode == "PADV2" and _input(op, 2) >= 0 else []
+    imp.node(op, "Pad", [x, imp.array(np.array(pads, np.int64), f"{y}__pads"), *extra], [y], mode="constant")
+
+
+@converter("MEAN")
+def mean(imp: TflImporter, op: TflOp) -> None:
+    """MEAN over H and W of a 4-D tensor is GlobalAveragePool; else ReduceMean with kept dims, then a reshape
+    to TFLite's output (so dropped axes leave the remaining ones in TFLite's order)."""
+    xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
+    rank = len(xt.shape)
+    axes_t = imp.t(op.inputs[1]).data
+    if axes_t is None:
+        raise CompileError(f"operator {op.index} (MEAN): axes must be a constant")
+    axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes_t).reshape(-1)})
+    kept = tuple(1 if i in axes else d for i, d in enumerate(xt.shape))
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    out = y if tuple(yt.shape) == kept else imp.temp(y, ir_shape(kept), y)
+    if rank == 4 and axes == [1, 2]:
+        imp.node(op, "GlobalAveragePool", [x], [out])
+    else:
+        imp.node(op, "ReduceMean", [x], [out], axes=[ir_axis(a, rank) for a in axes], keepdims=1)
+    if out != y:
+        imp.reshape(op, out, kept, y, yt.shape)
+
+
+@converter("SOFTMAX")
+def softmax(imp: TflImporter, op: TflOp) -> None:
+    """Softmax over TFLite's last axis (C of a 4-D tensor); beta != 1 scales the input first (on the host)."""
+    rank = len(imp.t(op.inputs[0]).shape)
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    beta = float(op.options.get("Beta", 1.0))
+    if beta != 1.0:
+        scaled = imp.temp(x, imp.g[x].shape, x, dtype="float32")
+        imp.g[scaled].quant = None
+        imp.node(op, "Mul", [x, imp.array(np.array(beta, np.float32), f"{y}__beta")], [scaled], "_beta")
+        x = scaled
+    imp.node(op, "Softmax", [x], [y], axis=ir_axis(-1, rank))
+
+
+@converter("TRANSPOSE")
+def transpose(imp: TflImporter, op: TflOp) -> None:
+    xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
+    perm = imp.t(op.inputs[1]).data
+    if perm is None:
+        raise CompileError(f"operator {op.index} (TRANSPOSE): perm must be a constant")
+    x = imp.to_tflite_order(op, imp.value(op.inputs[0]), xt.shape)
+    y = imp.output(op.outputs[0])
+    perm = [int(p) for p in perm]
+    # a 4-D result goes back to the NCHW convention: both transposes composed into one
+    imp.node(op, "Transpose", [x], [y], perm=[perm[p] for p in NCHW] if len(yt.shape) == 4 else perm)
+
+
+@converter("SLICE")
+def slice_(imp: TflImporter, op: TflOp) -> None:
+    xt = imp.t(op.inputs[0])
+    begin, size = imp.t(op.inputs[1]).data, imp.t(op.inputs[2]).data
+    if begin is None or size is None:
+        raise CompileError(f"operator {op.index} (SLICE): begin and size must be constants")
+    rank = len(xt.shape)
+    ends = [xt.shape[a] if int(s) < 0 else int(b) + int(s) for a, (b, s) in enumerate(zip(begin, size, strict=True))]
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    operands = [np.array(v, np.int64) for v in (begin, ends, [ir_axis(a, rank) for a in range(rank)])]
+    names = [imp.array(v, f"{y}__{n}") for v, n in zip(operands, ("starts", "ends", "axes"), strict=True)]
+    imp.node(op, "Slice", [x, *names], [y])
+
+
+__all__ = ["CONVERTERS", "convert"]
