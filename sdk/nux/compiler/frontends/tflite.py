@@ -101,6 +101,7 @@ class TflImporter:
         self.skip: set[int] = set()  # operator indices absorbed at the graph edges
         self.alias: dict[int, int] = {}  # graph output of an absorbed DEQUANTIZE -> the quantized tensor
         self.readers: dict[int, list[TflOp]] = {}
+        self.node_names: set[str] = set()
         for op in model.ops:
             for i in op.inputs:
                 self.readers.setdefault(i, []).append(op)
@@ -170,7 +171,11 @@ class TflImporter:
 
     def node(self, op: TflOp, onnx_op: str, inputs: list[str], outputs: list[str], suffix: str = "",
              clamp: tuple[int, int] | None = None, **attrs: object) -> Node:
-        node = Node(f"{op.opcode.lower()}_{op.index}{suffix}", onnx_op, inputs, outputs, dict(attrs), clamp=clamp)
+        name = base = f"{op.opcode.lower()}_{op.index}{suffix}"
+        while name in self.node_names:  # a converter that emits several nodes: unique names for ONNX
+            name = f"{base}_{len(self.node_names)}"
+        self.node_names.add(name)
+        node = Node(name, onnx_op, inputs, outputs, dict(attrs), clamp=clamp)
         self.g.nodes.append(node)
         return node
 
