@@ -38,7 +38,19 @@ def convert(imp: TflImporter, op: TflOp) -> None:
     fn = CONVERTERS.get(op.opcode)
     if fn is None:
         raise CompileError(f"TFLite operator {op.index} ({op.opcode}) has no ONNX mapping in nux.compiler")
-    fn(imp, op)
+    try:
+        fn(imp, op)
+    except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError) as exc:  # missing inputs, bad shapes
+        raise CompileError(f"TFLite operator {op.index} ({op.opcode}) is malformed ({type(exc).__name__}: "
+                           f"{exc})") from None
+
+
+def expect_shape(imp: TflImporter, op: TflOp, index: int, shape: tuple[int, ...]) -> None:
+    """The model's shape of tensor `index` must be what the operator computes (a corrupt model otherwise)."""
+    have = tuple(imp.t(index).shape)
+    if have != tuple(int(d) for d in shape):
+        raise CompileError(f"TFLite operator {op.index} ({op.opcode}): tensor {index} has shape {list(have)}, "
+                           f"the operator computes {list(shape)}")
 
 
 def _input(op: TflOp, i: int) -> int:
@@ -62,11 +74,21 @@ def _bias(imp: TflImporter, op: TflOp, index: int, x: str, w: str) -> list[str]:
 def _window(op: TflOp, hw: tuple[int, int], kernel: tuple[int, int]) -> dict[str, list[int]]:
     strides = [int(op.options.get("StrideH", 1)), int(op.options.get("StrideW", 1))]
     dilations = [int(op.options.get("DilationHFactor", 1)), int(op.options.get("DilationWFactor", 1))]
+    if min(*strides, *dilations, *kernel, *hw) < 1:
+        raise CompileError(f"TFLite operator {op.index} ({op.opcode}): strides {strides}, dilations {dilations}, "
+                           f"window {list(kernel)} on {list(hw)} must all be >= 1")
     pads = tflite_pads(int(op.options.get("Padding", 0)), hw, kernel, strides, dilations)
     attrs = {"kernel_shape": list(kernel), "strides": strides, "pads": pads}
     if "DilationHFactor" in op.options:
         attrs["dilations"] = dilations
     return attrs
+
+
+def _window_out(attrs: dict[str, list[int]], hw: tuple[int, int]) -> tuple[int, int]:
+    """Output (H, W) of a window op with explicit pads (ONNX's floor formula)."""
+    k, s, p = attrs["kernel_shape"], attrs["strides"], attrs["pads"]
+    d = attrs.get("dilations", [1, 1])
+    return tuple((hw[i] + p[i] + p[i + 2] - (k[i] - 1) * d[i] - 1) // s[i] + 1 for i in range(2))
 
 
 @converter("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -82,8 +104,12 @@ def conv(imp: TflImporter, op: TflOp) -> None:
     group = channels if depthwise else channels // wt.shape[3]
     if not depthwise and group * wt.shape[3] != channels:
         raise CompileError(f"operator {op.index} (CONV_2D): {channels} input channels, weights take {wt.shape[3]}")
-    y = imp.output(op.outputs[0])
     attrs = _window(op, xt.shape[1:3], wt.shape[1:3])
+    out_channels = imp.g[w].shape[0]
+    expect_shape(imp, op, op.outputs[0], (xt.shape[0], *_window_out(attrs, xt.shape[1:3]), out_channels))
+    if _input(op, 2) >= 0:
+        expect_shape(imp, op, op.inputs[2], (out_channels,))
+    y = imp.output(op.outputs[0])
     imp.node(op, "Conv", [x, w, *_bias(imp, op, _input(op, 2), x, w)], [y], clamp=imp.clamp(op, y), group=group,
              **attrs)
 
@@ -96,6 +122,11 @@ def fully_connected(imp: TflImporter, op: TflOp) -> None:
         raise CompileError(f"operator {op.index} (FULLY_CONNECTED): only 2-D weights in the default format")
     k = wt.shape[1]
     rows = int(np.prod(xt.shape)) // k
+    if rows * k != int(np.prod(xt.shape)) or int(np.prod(yt.shape)) != rows * wt.shape[0]:
+        raise CompileError(f"operator {op.index} (FULLY_CONNECTED): input {list(xt.shape)}, weights "
+                           f"{list(wt.shape)} and output {list(yt.shape)} do not fit")
+    if _input(op, 2) >= 0:
+        expect_shape(imp, op, op.inputs[2], (wt.shape[0],))
     x = imp.value(op.inputs[0])
     if tuple(xt.shape) != (rows, k):
         flat = imp.temp(x, (rows, k), x)
@@ -116,12 +147,15 @@ def pool(imp: TflImporter, op: TflOp) -> None:
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     kernel = (int(op.options["FilterHeight"]), int(op.options["FilterWidth"]))
     onnx_op = "AveragePool" if op.opcode == "AVERAGE_POOL_2D" else "MaxPool"
-    imp.node(op, onnx_op, [x], [y], clamp=imp.clamp(op, y), **_window(op, xt.shape[1:3], kernel))
+    attrs = _window(op, xt.shape[1:3], kernel)
+    expect_shape(imp, op, op.outputs[0], (xt.shape[0], *_window_out(attrs, xt.shape[1:3]), xt.shape[3]))
+    imp.node(op, onnx_op, [x], [y], clamp=imp.clamp(op, y), **attrs)
 
 
 @converter(*BINARY)
 def binary(imp: TflImporter, op: TflOp) -> None:
     rank = max(len(imp.t(i).shape) for i in op.inputs)
+    expect_shape(imp, op, op.outputs[0], np.broadcast_shapes(*(imp.t(i).shape for i in op.inputs[:2])))
     a, b = (imp.broadcast_operand(op, i, rank) for i in op.inputs[:2])
     y = imp.output(op.outputs[0])
     clamp = imp.clamp(op, y) if imp.g[y].quant is not None else None
@@ -130,6 +164,7 @@ def binary(imp: TflImporter, op: TflOp) -> None:
 
 @converter(*UNARY)
 def unary(imp: TflImporter, op: TflOp) -> None:
+    expect_shape(imp, op, op.outputs[0], imp.t(op.inputs[0]).shape)
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     if op.opcode == "SQUARE":
         imp.node(op, "Mul", [x, x], [y])
@@ -139,6 +174,7 @@ def unary(imp: TflImporter, op: TflOp) -> None:
 
 @converter(*CLIPS, "LEAKY_RELU")
 def clip(imp: TflImporter, op: TflOp) -> None:
+    expect_shape(imp, op, op.outputs[0], imp.t(op.inputs[0]).shape)
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     if op.opcode == "LEAKY_RELU":
         imp.node(op, "LeakyRelu", [x], [y], alpha=float(op.options.get("Alpha", 0.2)))
@@ -151,6 +187,7 @@ def clip(imp: TflImporter, op: TflOp) -> None:
 @converter("QUANTIZE", "DEQUANTIZE")
 def requantize(imp: TflImporter, op: TflOp) -> None:
     """Quantize, requantize or dequantize: an Identity whose output has the output's parameters (or none)."""
+    expect_shape(imp, op, op.outputs[0], imp.t(op.inputs[0]).shape)
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     imp.node(op, "Identity", [x], [y])
 
@@ -167,9 +204,14 @@ def reshape(imp: TflImporter, op: TflOp) -> None:
 @converter("CONCATENATION")
 def concat(imp: TflImporter, op: TflOp) -> None:
     rank = len(imp.t(op.outputs[0]).shape)
+    axis = int(op.options.get("Axis", 0))
+    shapes = [list(imp.t(i).shape) for i in op.inputs]
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    expect_shape(imp, op, op.outputs[0], tuple(out))
     xs = [imp.value(i) for i in op.inputs]
     y = imp.output(op.outputs[0])
-    imp.node(op, "Concat", xs, [y], clamp=imp.clamp(op, y), axis=ir_axis(int(op.options.get("Axis", 0)), rank))
+    imp.node(op, "Concat", xs, [y], clamp=imp.clamp(op, y), axis=ir_axis(axis, rank))
 
 
 @converter("PAD", "PADV2")
@@ -182,6 +224,8 @@ def pad(imp: TflImporter, op: TflOp) -> None:
         raise CompileError(f"operator {op.index} ({op.opcode}): paddings must be a constant")
     order = NCHW if len(xt.shape) == 4 else range(len(xt.shape))
     pads = [int(paddings[a][0]) for a in order] + [int(paddings[a][1]) for a in order]
+    expect_shape(imp, op, op.outputs[0], tuple(d + int(paddings[a][0]) + int(paddings[a][1])
+                                               for a, d in enumerate(xt.shape)))
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     extra = [imp.value(op.inputs[2])] if op.opcode == "PADV2" and _input(op, 2) >= 0 else []
     imp.node(op, "Pad", [x, imp.array(np.array(pads, np.int64), f"{y}__pads"), *extra], [y], mode="constant")
@@ -198,6 +242,8 @@ def mean(imp: TflImporter, op: TflOp) -> None:
         raise CompileError(f"operator {op.index} (MEAN): axes must be a constant")
     axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes_t).reshape(-1)})
     kept = tuple(1 if i in axes else d for i, d in enumerate(xt.shape))
+    if int(np.prod(kept)) != int(np.prod(yt.shape)) or any(not 0 <= a < rank for a in axes):
+        raise CompileError(f"operator {op.index} (MEAN): axes {axes} of {list(xt.shape)} give {list(yt.shape)}")
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     out = y if tuple(yt.shape) == kept else imp.temp(y, ir_shape(kept), y)
     if rank == 4 and axes == [1, 2]:

@@ -89,6 +89,21 @@ def read_tflite(model: bytes | bytearray | memoryview | str | os.PathLike) -> Tf
                            f"{str(exc).splitlines()[0] if str(exc) else 'bad offset'})") from None
 
 
+def check_quantization(t: TflTensor) -> None:
+    """Scales finite and > 0, one per tensor or one per channel of an existing axis, zero points in range."""
+    what = f"tensor {t.index} ({t.name!r})"
+    if t.zero_point.size != t.scale.size:
+        raise CompileError(f"{what} has {t.scale.size} scales and {t.zero_point.size} zero points")
+    if not np.all(np.isfinite(t.scale)) or np.any(t.scale <= 0):
+        raise CompileError(f"{what} has quantization scales {t.scale[:4]}..., which must be finite and > 0")
+    if t.scale.size > 1 and not (0 <= t.axis < len(t.shape) and t.shape[t.axis] == t.scale.size):
+        raise CompileError(f"{what} of shape {list(t.shape)} has {t.scale.size} scales along axis {t.axis}")
+    if t.dtype.startswith(("int", "uint")):
+        info = np.iinfo(t.dtype)
+        if np.any(t.zero_point < info.min) or np.any(t.zero_point > info.max):
+            raise CompileError(f"{what} has zero points outside {t.dtype}")
+
+
 class _Reader:
     def __init__(self, data: bytes, tflite: Any):
         self.data = data
@@ -155,6 +170,7 @@ class _Reader:
             result.zero_point = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros(
                 result.scale.size, np.int64)
             result.axis = int(q.QuantizedDimension())
+            check_quantization(result)
         result.data = self.buffer(t.Buffer(), result)
         return result
 
