@@ -66,7 +66,8 @@ def test_real_model_exact_match_rate(compiled):
     """The figure the docs quote: the share of outputs equal to TFLite's over 16 inputs."""
     path, enf = compiled
     images = _images(16, seed=1)
-    diff = np.abs(run_compiled(enf, images).astype(int) - reference(path, images).reshape(16, -1).astype(int))
+    ours, ref = run_compiled(enf, images).reshape(16, -1), reference(path, images).reshape(16, -1)
+    diff = np.abs(ours.astype(int) - ref.astype(int))
     print(f"{path.name}: max |diff| {diff.max()}, exact {np.mean(diff == 0):.4f}")
     assert diff.max() <= 1
 
