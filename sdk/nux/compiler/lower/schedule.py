@@ -222,12 +222,14 @@ def choose_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requan
 Band = tuple[list[Instr], list[Instr], list[Instr]]
 
 
-def pipeline(bands: list[Band]) -> list[Instr]:
+def pipeline(bands: list[Band], store_reads_loads: bool = False) -> list[Instr]:
     """Chain (loads, computes, stores) bands that alternate between two buffer sets (band i uses set i % 2).
 
     The same token scheme as GemmSchedule with one step per block: loads of band i wait for the compute of band
     i - 2 (C->L), its compute for its loads (L->C) and for the store of band i - 2 (S->C), its store for its
-    compute (C->S). Every group must be non-empty; the tokens balance to zero.
+    compute (C->S). With `store_reads_loads` (data movers: the store reads what the loads wrote) the loads of
+    band i wait for the store of band i - 2 instead, relayed by a compute-queue NOP after each store. Every
+    group must be non-empty; the tokens balance to zero.
     """
     program: list[Instr] = []
     n = len(bands)
@@ -241,10 +243,15 @@ def pipeline(bands: list[Band]) -> list[Instr]:
     def load(i: int) -> None:
         group(bands[i][0], {"pop_next": i >= 2}, {"push_next": True})
 
+    relay = store_reads_loads
     load(0)
     for i, (_, computes, stores) in enumerate(bands):
         if i + 1 < n:
             load(i + 1)
-        group(computes, {"pop_prev": True, "pop_next": i >= 2}, {"push_prev": i + 2 < n, "push_next": True})
-        group(stores, {"pop_prev": True}, {"push_prev": i + 2 < n})
+        again = i + 2 < n
+        group(computes, {"pop_prev": True, "pop_next": i >= 2 and not relay},
+              {"push_prev": again and not relay, "push_next": True})
+        group(stores, {"pop_prev": True}, {"push_prev": again})
+        if relay and again:
+            program.append(Instr(Opcode.NOP, queue=1, pop_next=1, push_prev=1))
     return program
