@@ -161,10 +161,12 @@ class _Lowering:
 
 
 def _pool(em: Emitter, x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool, average: bool,
-          include_pad: bool = False) -> LayerCost:
+          include_pad: bool = False, divide: bool = True) -> LayerCost:
     if len(x.shape) != 4 or x.dtype != y.dtype and not average:
         raise LoweringError(f"pooling needs 4-D activations of one type, got {x.shape} {x.dtype} -> {y.dtype}")
     geo = _geometry(x, y, kernel, strides, pads, ceil_mode, average, include_pad)
+    if average and not divide:  # a plain windowed sum: every window "counts" 1
+        geo = _Pool(geo.kernel, geo.strides, geo.pads, geo.out, (np.ones(geo.out[0], int), np.ones(geo.out[1], int)))
     program = _Lowering(em, x, y, geo).build()
     return finish_layer(em, program, 0, [f"{'avg' if average else 'max'} pool {geo.kernel}, band rows"])
 
@@ -182,7 +184,7 @@ def avg_pool(em: Emitter, x: ActTensor, y: ActTensor, kernel: Sequence[int], str
     return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=True, include_pad=count_include_pad)
 
 
-def global_avg_pool(em: Emitter, x: ActTensor, y: ActTensor) -> LayerCost:
-    """GlobalAveragePool: one window over the whole H x W (y is (N, C, 1, 1))."""
+def global_avg_pool(em: Emitter, x: ActTensor, y: ActTensor, divide: bool = True) -> LayerCost:
+    """GlobalAveragePool: one window over the whole H x W (y is (N, C, 1, 1)); `divide=False` sums (ReduceSum)."""
     _, _, h, w = x.shape
-    return _pool(em, x, y, (h, w), (1, 1), (0, 0, 0, 0), False, average=True)
+    return _pool(em, x, y, (h, w), (1, 1), (0, 0, 0, 0), False, average=True, divide=divide)
