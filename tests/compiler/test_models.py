@@ -93,7 +93,7 @@ def test_sim_equals_golden_bit_for_bit(which, request):
     feeds = x if which == "example_net" else {"Input3": x[:2]}
     enf = nux.compiler.compile(qdq, SIM_CONFIG)
     results, perf = {}, {}
-    for device, options in (("golden", {}), ("sim", {"progress": False, "dram_size": 1 << 24, "timeout": 600.0})):
+    for device, options in (("golden", {}), ("sim", {"progress": False, "dram_size": 1 << 24})):
         with Executor(enf, device, **options) as ex:
             results[device] = ex.run(feeds)  # equal dequantized outputs <=> equal integers
             perf[device] = ex.last_perf
