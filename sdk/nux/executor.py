@@ -26,7 +26,6 @@ from nux.errors import NuxError
 from nux.isa import INSTR_BYTES
 from nux.reference import onnx_session, run_session
 
-
 DEFAULT_TIMEOUT = 600.0  # seconds one NPU step may take (the golden model runs a large layer for minutes)
 
 
