@@ -26,6 +26,8 @@ from nux.errors import NuxError
 from nux.isa import INSTR_BYTES
 from nux.reference import onnx_session, run_session
 
+DEFAULT_TIMEOUT = 600.0  # seconds one NPU step may take (the golden model runs a large layer for minutes)
+
 
 class ExecutorError(NuxError):
     """Inputs that do not fit the compiled model, or a step that failed."""
@@ -57,6 +59,8 @@ class Executor:
     def __init__(self, enf: Enf | bytes | str | os.PathLike, device: str | Npu = "golden", **options: object):
         self.enf = _enf(enf)
         self._owns = isinstance(device, str)
+        if self._owns:  # a whole network is one long task: the driver's 10 s default is meant for hangs
+            options.setdefault("timeout", DEFAULT_TIMEOUT)
         if self._owns and device in ("golden", "sim"):  # model devices: build the config the ENF targets
             options.setdefault("config", self.enf.config)
         self.npu = Npu(device, **options) if self._owns else device

@@ -111,14 +111,16 @@ def test_maxpool_and_gemm_model_runs(rng):
     assert list(placements(enf).values())[0] == "npu"
 
 
-def test_an_op_the_quantizer_keeps_in_float_runs_on_the_host(rng):
-    """LeakyRelu is not quantized by nux.quantizer: it reads dequantized values and its float output is quantized
-    again before the next Conv; the host graph does exactly that."""
+@pytest.mark.parametrize("op, where", [("LeakyRelu", "npu"), ("Sin", "host")])
+def test_an_op_the_quantizer_keeps_in_float(rng, op, where):
+    """LeakyRelu and Sin are not quantized by nux.quantizer: they read dequantized values and their float output is
+    quantized again before the next Conv. Between quantized tensors LeakyRelu is a byte -> byte table on the NPU;
+    Sin (no table adapter) runs in a host graph that does exactly the QDQ computation."""
     model = float_model(
         [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-         helper.make_node("LeakyRelu", ["c"], ["l"], alpha=0.1), helper.make_node("Conv", ["l", "w2"], ["y"])],
+         helper.make_node(op, ["c"], ["l"]), helper.make_node("Conv", ["l", "w2"], ["y"])],
         {"x": [1, 2, 6, 6]}, {"y": [1, 3, 4, 4]},
         {"w": rng.normal(0, 0.4, (4, 2, 3, 3)).astype(np.float32), "w2": rng.normal(0, 0.3, (3, 4, 3, 3)).astype(
             np.float32)})
     enf, _ = compile_and_check(model)
-    assert list(placements(enf).values()) == ["npu", "host", "npu"]
+    assert list(placements(enf).values()) == ["npu", where, "npu"]

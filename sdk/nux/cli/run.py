@@ -12,8 +12,9 @@ import typer
 from nux.errors import NuxError
 
 
-def _feeds(items: list[str] | None, executor, seed: int) -> dict[str, np.ndarray]:
-    """Inputs from NAME=file.npy; random ones (uniform [0, 1) for float inputs) for those not given."""
+def _feeds(items: list[str] | None, executor, seed: int, raw: bool) -> dict[str, np.ndarray]:
+    """Inputs from NAME=file.npy; random ones (uniform [0, 1) for float inputs, any integer of the stored type
+    with --raw or integer inputs) for those not given."""
     given = {}
     for item in items or []:
         name, sep, path = item.partition("=")
@@ -24,7 +25,7 @@ def _feeds(items: list[str] | None, executor, seed: int) -> dict[str, np.ndarray
     for info in executor.inputs():
         if info.name in given:
             continue
-        if executor.io_dtypes.get(info.name) == "float32":
+        if executor.io_dtypes.get(info.name) == "float32" and not raw:
             given[info.name] = rng.random(info.shape, dtype=np.float32)
         else:
             limits = np.iinfo(info.dtype.numpy)
@@ -46,7 +47,7 @@ def run_command(
     from nux.executor import Executor
 
     with Executor(enf, device) as ex:
-        feeds = _feeds(inputs, ex, seed)
+        feeds = _feeds(inputs, ex, seed, raw)
         bar = tqdm(desc="run", unit="inference", leave=False, disable=None)
 
         def advance(done: int, total: int) -> None:

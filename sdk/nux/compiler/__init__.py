@@ -4,9 +4,10 @@
     nux.enf.save_enf(enf, "net.enf")
 
 Passes, in order, over one small IR (ir.py): import (frontends/) -> simplify (passes/: fold Pad into Conv,
-Relu/Clip into the producer's clamp, Flatten into the next Gemm's weights, Reshape-likes into views) -> partition
-(npu or host per node, with the reason) -> plan the arena (memplan.py) -> lower the NPU segments
-(nux.compiler.lower via codegen.py) -> emit the ENF with host-fallback ONNX graphs (emit.py, host.py).
+Relu/Clip into the producer's clamp, Flatten into the next Gemm's weights, Reshape-likes into views) -> plan the
+arena for the activations (emit.py, memplan.py) -> partition by lowering each node once at its final offsets
+(partition.py, adapters/ -> nux.compiler.lower; Unsupported = host with the reason) -> emit the ENF with
+host-fallback ONNX graphs (emit.py, host.py).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections.abc import Mapping, Sequence
 
 import onnx
 
-from nux.compiler.emit import build_enf, lower_segments, plan_arena
+from nux.compiler.emit import build_enf, plan_arena
 from nux.compiler.frontends.load import fix_input_shapes, infer_shapes, load_model
 from nux.compiler.frontends.onnx import import_onnx
 from nux.compiler.frontends.tflite import import_tflite, is_tflite
 from nux.compiler.ir import CompileError, Graph
-from nux.compiler.partition import place, segments
+from nux.compiler.lower.target import ALIGN
+from nux.compiler.partition import PlanEmitter, place, segments
 from nux.compiler.passes import simplify
 from nux.compiler.report import build_report, format_table
 from nux.enf import Enf
@@ -51,21 +53,22 @@ def compile(model: onnx.ModelProto | bytes | str | os.PathLike, config: NpuConfi
     """
     config = config or NpuConfig()
     graph = simplify(import_model(model, input_shapes))
-    bar = _progress(progress, 2 * len(graph.nodes))
+    arena = plan_arena(graph)
+    const_base = -(-arena.activation_bytes // ALIGN) * ALIGN
+    em = PlanEmitter(config, const_base)
+    bar = _progress(progress, len(graph.nodes))
     try:
-        layers = place(graph, config, bar)
-        host = [n for n in graph.nodes if n.placement == "host"]
-        if host and not fallback:
-            listed = "; ".join(f"{n.name} ({n.op}): {n.reason}" for n in host)
-            raise CompileError(f"{len(host)} node(s) would run on the host (--no-fallback): {listed}")
-        segs = segments(graph)
-        arena = plan_arena(graph, segs, layers)
-        consts, const_base, programs, costs = lower_segments(graph, segs, arena, config, bar)
+        layers = place(graph, em, lambda name: arena.act(graph, name), bar)
     finally:
         if bar is not None:
             bar.close()
+    host = [n for n in graph.nodes if n.placement == "host"]
+    if host and not fallback:
+        listed = "; ".join(f"{n.name} ({n.op}): {n.reason}" for n in host)
+        raise CompileError(f"{len(host)} node(s) would run on the host (--no-fallback): {listed}")
     meta = {"compiler": f"nux.compiler {VERSION}", "name": graph.name, "io_dtypes": dict(graph.io_dtypes)}
-    enf = build_enf(graph, segs, arena, config, consts, const_base, programs, meta)
+    enf = build_enf(graph, segments(graph), layers, arena, config, em.image, const_base, meta)
+    costs = {name: layer.cost for name, layer in layers.items()}
     enf.meta["report"] = build_report(graph, costs, config, enf.arena_size, arena.activation_bytes)
     return enf
 

@@ -1,54 +1,59 @@
-"""Partition: decide for every node whether it runs on the NPU or on the host, and why.
+"""Partition: decide for every node whether it runs on the NPU or on the host, and why -- by lowering it.
 
 A node goes to the NPU when an adapter exists for its op, its activations are per-tensor int8/uint8, and the
-lowering accepts its attributes; the lowering is tried for real (into a `ProbeEmitter`), so every `Unsupported`
-it raises becomes the node's fallback reason and the probe's costs, constant and scratch sizes feed the report
-and the memory plan. Views cost nothing and follow their neighbours. Consecutive nodes with one placement form a
-`Segment`: an NPU program or a host graph.
+lowering accepts its attributes. The lowering is tried for real, at the node's final arena offsets (the arena is
+planned before partitioning, emit.py), into a transactional emitter: an `Unsupported` rolls its constants back
+and becomes the node's fallback reason; success keeps the layer's instructions. Each node is lowered once.
+Views cost nothing and follow their neighbours. Consecutive nodes with one placement form a `Segment`: an NPU
+program or a host graph.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from math import prod
 
 from nux.compiler.adapters import lower_node
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import ActTensor, Emitter, LayerCost, Unsupported
 from nux.compiler.lower.target import ALIGN
-from nux.isa import NpuConfig
+from nux.isa import Instr, NpuConfig
 
 
-class ProbeEmitter(Emitter):
-    """Lowers with stand-in offsets to learn what a layer needs: its constants' and scratch buffers' sizes."""
+class PlanEmitter(Emitter):
+    """Constants and per-layer scratch bump-allocated from `base` (after the activations); `mark`/`rollback`
+    undo a layer whose lowering raised Unsupported halfway."""
 
     def __init__(self, config: NpuConfig, base: int):
         super().__init__(config)
-        self.end = base
-        self.const_sizes: list[tuple[int, int]] = []  # (size, align) in request order
-        self.scratch_sizes: list[tuple[int, int]] = []
+        self.base = base
+        self.image = bytearray()  # constants (and zeros where scratch lies) from `base` on
 
-    def _bump(self, n: int, align: int) -> int:
-        offset = -(-self.end // align) * align
-        self.end = offset + max(1, n)
-        return offset
+    def _bump(self, data: bytes, align: int) -> int:
+        start = -(-len(self.image) // align) * align
+        self.image.extend(bytes(start - len(self.image)) + data)
+        return self.base + start
 
     def const(self, data: bytes, align: int = ALIGN) -> int:
-        self.const_sizes.append((len(data), align))
-        return self._bump(len(data), align)
+        return self._bump(bytes(data), align)
 
     def scratch(self, nbytes: int, align: int = ALIGN) -> int:
-        self.scratch_sizes.append((int(nbytes), align))
-        return self._bump(int(nbytes), align)
+        return self._bump(bytes(max(1, int(nbytes))), align)
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.image), len(self.program)
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        del self.image[mark[0]:]
+        del self.program[mark[1]:]
 
 
 @dataclass
 class Layer:
-    """What partitioning learned about one NPU node."""
+    """One NPU node's lowering: its cost and its instructions (without END)."""
 
     cost: LayerCost
-    const_sizes: list[tuple[int, int]] = field(default_factory=list)
-    scratch_sizes: list[tuple[int, int]] = field(default_factory=list)
+    program: list[Instr] = field(default_factory=list)
 
 
 @dataclass
@@ -57,34 +62,23 @@ class Segment:
     nodes: list[Node]
 
 
-def stand_in_acts(graph: Graph) -> dict[str, ActTensor]:
-    """Every quantized activation at a distinct offset (no reuse): good enough to probe a lowering."""
-    acts, end = {}, 0
-    for t in graph.tensors.values():
-        if not t.is_const and t.quantized and t.shape is not None:
-            acts[t.name] = ActTensor(end, t.shape, t.dtype, t.quant.scalar_scale, t.quant.scalar_zero_point)
-            end += -(-prod(t.shape) // ALIGN) * ALIGN
-    return acts
-
-
-def place(graph: Graph, config: NpuConfig, progress=None) -> dict[str, Layer]:
-    """Set `placement`/`reason` of every node; return the probe results of the NPU nodes by node name."""
-    acts = stand_in_acts(graph)
-    base = sum(-(-prod(a.shape) // ALIGN) * ALIGN for a in acts.values())
+def place(graph: Graph, em: PlanEmitter, act: Callable[[str], ActTensor], progress=None) -> dict[str, Layer]:
+    """Set `placement`/`reason` of every node; return the lowered NPU nodes by name."""
     layers: dict[str, Layer] = {}
     for node in graph.nodes:
         if progress is not None:
             progress.update(1)
         if node.view:
             continue
-        probe = ProbeEmitter(config, base)
+        mark = em.mark()
         try:
-            cost = lower_node(probe, graph, node, acts.__getitem__)
+            cost = lower_node(em, graph, node, act)
         except Unsupported as exc:
+            em.rollback(mark)
             node.placement, node.reason = "host", exc.reason
             continue
         node.placement, node.reason = "npu", ""
-        layers[node.name] = Layer(cost, probe.const_sizes, probe.scratch_sizes)
+        layers[node.name] = Layer(cost, em.program[mark[1]:])
     _place_views(graph)
     return layers
 

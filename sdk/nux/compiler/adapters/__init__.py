@@ -68,4 +68,4 @@ def lower_node(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
 
 
 # Importing the op modules registers their adapters.
-from nux.compiler.adapters import conv  # noqa: E402, F401
+from nux.compiler.adapters import conv, eltwise, matmul, movers, pool  # noqa: E402, F401

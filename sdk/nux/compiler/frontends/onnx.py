@@ -26,6 +26,7 @@ QUANT_OPS = {"QuantizeLinear", "DequantizeLinear"}
 QLINEAR = {
     "QLinearConv": ("Conv", [0, 3], 6, [8]),
     "QLinearMatMul": ("MatMul", [0, 3], 6, []),
+    "QGemm": ("Gemm", [0, 3], 7, [6]),
     "QLinearAdd": ("Add", [0, 3], 6, []),
     "QLinearMul": ("Mul", [0, 3], 6, []),
     "QLinearSigmoid": ("Sigmoid", [0], 3, []),
@@ -154,6 +155,8 @@ class _Importer:
             name = self.resolve(vi.name)
             if name not in self.ir.tensors:
                 raise CompileError(f"graph output {vi.name!r} is not computed by any node")
+            if self.ir[name].shape is None:  # e.g. made by a com.microsoft op that onnx cannot infer
+                self.ir[name].shape = static_shape(vi)
             self.ir.outputs.append(name)
             self.ir.io_dtypes[vi.name] = _dtype_name(vi.type.tensor_type.elem_type)
             if name != vi.name:
@@ -227,8 +230,9 @@ class _Importer:
         op, triples, out_at, passthrough = QLINEAR[node.op_type]
         ins = list(node.input)
         inputs = []
+        weight_axis = {"Conv": 0, "MatMul": 1, "Gemm": 0 if attribute(node, "transB", 0) else 1}.get(op)
         for at in triples:
-            axis = 0 if (op == "Conv" and at == 3) else (1 if op == "MatMul" and at == 3 else None)
+            axis = weight_axis if at == 3 else None
             quant, dtype = self.qparams(ins[at + 1], ins[at + 2] if len(ins) > at + 2 else None, axis, node.name)
             inputs.append(self.tensor(self.resolve(ins[at]), quant, dtype))
         for at in passthrough:

@@ -217,3 +217,41 @@ def choose_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requan
     if best is None:
         raise Unsupported(f"no tiling fits sp_rows={config.sp_rows}, acc_rows={config.acc_rows} (double-buffered)")
     return best[1], best[2]
+
+
+Band = tuple[list[Instr], list[Instr], list[Instr]]
+
+
+def pipeline(bands: list[Band], store_reads_loads: bool = False) -> list[Instr]:
+    """Chain (loads, computes, stores) bands that alternate between two buffer sets (band i uses set i % 2).
+
+    The same token scheme as GemmSchedule with one step per block: loads of band i wait for the compute of band
+    i - 2 (C->L), its compute for its loads (L->C) and for the store of band i - 2 (S->C), its store for its
+    compute (C->S). With `store_reads_loads` (data movers: the store reads what the loads wrote) the loads of
+    band i wait for the store of band i - 2 instead, relayed by a compute-queue NOP after each store. Every
+    group must be non-empty; the tokens balance to zero.
+    """
+    program: list[Instr] = []
+    n = len(bands)
+
+    def group(instrs: list[Instr], pops: dict[str, bool], pushes: dict[str, bool]) -> None:
+        instrs = list(instrs)
+        instrs[0] = instrs[0].replace(**{flag: 1 for flag, on in pops.items() if on})
+        instrs[-1] = instrs[-1].replace(**{flag: 1 for flag, on in pushes.items() if on})
+        program.extend(instrs)
+
+    def load(i: int) -> None:
+        group(bands[i][0], {"pop_next": i >= 2}, {"push_next": True})
+
+    relay = store_reads_loads
+    load(0)
+    for i, (_, computes, stores) in enumerate(bands):
+        if i + 1 < n:
+            load(i + 1)
+        again = i + 2 < n
+        group(computes, {"pop_prev": True, "pop_next": i >= 2 and not relay},
+              {"push_prev": again and not relay, "push_next": True})
+        group(stores, {"pop_prev": True}, {"push_prev": again})
+        if relay and again:
+            program.append(Instr(Opcode.NOP, queue=1, pop_next=1, push_prev=1))
+    return program

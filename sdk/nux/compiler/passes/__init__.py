@@ -2,11 +2,14 @@
 
 from nux.compiler.ir import Graph
 from nux.compiler.passes.fuse import absorb_flatten_into_gemm, fold_pad_into_conv, fuse_activations, mark_views
+from nux.compiler.passes.pads import explicit_pads
 
 
 def simplify(graph: Graph) -> Graph:
-    """Fold and fuse in place: Pad into Conv, Relu/Clip into the producer's clamp, Flatten before a Gemm into
+    """Fold and fuse in place: auto_pad to explicit pads, Pad into Conv, Relu/Clip into the producer's clamp,
+    Flatten before a Gemm into
     the Gemm's weights, Reshape-like nodes into views."""
+    explicit_pads(graph)
     fold_pad_into_conv(graph)
     fuse_activations(graph)
     absorb_flatten_into_gemm(graph)
@@ -16,4 +19,5 @@ def simplify(graph: Graph) -> Graph:
     return graph
 
 
-__all__ = ["simplify", "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm", "mark_views"]
+__all__ = ["simplify", "explicit_pads", "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm",
+           "mark_views"]
