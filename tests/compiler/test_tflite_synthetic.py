@@ -296,6 +296,20 @@ def reshape_pad_mean_softmax(rng, dtype):
     return m.build([x], [soft, sig, padded])
 
 
+def transpose_and_reshapes(rng, dtype):
+    """TRANSPOSE of a 4-D tensor, then RESHAPEs 4-D -> 3-D -> 4-D whose NHWC and NCHW orders differ."""
+    m = TflBuilder()
+    x = _input(m, (1, 2, 3, 4), dtype)
+    t = _input(m, (1, 3, 4, 2), dtype)
+    r3 = _input(m, (1, 6, 4), dtype)
+    r4 = _input(m, (1, 2, 2, 6), dtype)
+    shapes = [m.tensor((len(s),), "int32", data=s) for s in ([0, 2, 3, 1], [1, 6, 4], [1, 2, 2, 6])]
+    m.op("TRANSPOSE", [x, shapes[0]], [t])
+    m.op("RESHAPE", [t, shapes[1]], [r3])
+    m.op("RESHAPE", [r3, shapes[2]], [r4])
+    return m.build([x], [t, r3, r4])
+
+
 def float_interface(rng, dtype):
     """A float32 model interface: QUANTIZE at the input and DEQUANTIZE at the output become the edges."""
     m = TflBuilder()
@@ -309,7 +323,7 @@ def float_interface(rng, dtype):
 
 
 CASES = [conv_relu6_same_stride2, depthwise_multiplier, fully_connected_from_nhwc, pools, add_mul_concat,
-         reshape_pad_mean_softmax, float_interface]
+         reshape_pad_mean_softmax, transpose_and_reshapes, float_interface]
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8"])
@@ -331,6 +345,12 @@ def test_fused_relu6_is_the_conv_clamp():
     (conv,) = nux.compiler.import_model(model).nodes
     # out scale 0.03, zp 0: RELU6 = [0, round(6 / 0.03)] = [0, 200]; SAME 9 -> 5 with stride 2 pads 1+1
     assert conv.clamp == (0, 200) and conv.attrs["pads"] == [1, 1, 1, 1]
+
+
+def test_layout_changes_run_on_the_npu():
+    """Reshapes across NHWC/NCHW orders become FlattenNHWC views, row-major reshapes and Transposes."""
+    enf = nux.compiler.compile(transpose_and_reshapes(np.random.default_rng(4), "int8"))
+    assert {r["placement"] for r in enf.meta["report"]["layers"]} <= {"npu", "view"}
 
 
 def test_conv_runs_on_the_npu():

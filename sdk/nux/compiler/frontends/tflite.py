@@ -184,21 +184,22 @@ class TflImporter:
                                 f"operator {op.index} ({op.opcode})")
 
     # ------------------------------------------------------------------ layout bridges
-    def to_tflite_order(self, op: TflOp, src: str, shape: Sequence[int]) -> str:
-        """`src` (NCHW convention of a TFLite tensor of `shape`) as a tensor holding TFLite's NHWC order."""
-        if order_free(shape):
-            return src
-        out = self.temp(src, tuple(shape), src)
-        self.node(op, "Transpose", [src], [out], "_nhwc", perm=list(NHWC))
-        return out
-
     def reshape(self, op: TflOp, src: str, src_shape: Sequence[int], dst: str, dst_shape: Sequence[int]) -> None:
-        """dst = TFLite's reshape of src: one Reshape when element orders agree, else via Transpose/FlattenNHWC."""
-        if len(src_shape) == 4 and not order_free(src_shape) and tuple(dst_shape) == (
-                src_shape[0], int(np.prod(src_shape[1:]))):
-            self.node(op, FLATTEN_NHWC, [src], [dst])
-            return
-        a = self.to_tflite_order(op, src, src_shape)
+        """dst = TFLite's reshape of src. When NHWC and NCHW orders agree on both sides, one Reshape (a view);
+        else the 4-D source is first flattened in NHWC order (the IR's FlattenNHWC, a view), and a 4-D result whose
+        orders differ is reshaped in NHWC order and transposed to NCHW -- all data movers the NPU has."""
+        a = src
+        if len(src_shape) == 4 and not (order_free(src_shape) and order_free(dst_shape)):
+            flat = (src_shape[0], int(np.prod(src_shape[1:])))
+            if tuple(dst_shape) == flat:
+                self.node(op, FLATTEN_NHWC, [src], [dst])
+                return
+            if len(dst_shape) == 4:
+                a = self.temp(src, flat, src)
+                self.node(op, FLATTEN_NHWC, [src], [a])
+            else:  # not FlattenNHWC + Reshape: the partitioner misplaces two views in a row between host nodes
+                a = self.temp(src, tuple(src_shape), src)
+                self.node(op, "Transpose", [src], [a], "_nhwc", perm=list(NHWC))
         if order_free(dst_shape):
             self.node(op, "Reshape", [a, self.array(np.array(ir_shape(dst_shape), np.int64), f"{dst}__shape")],
                       [dst])

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nux.compiler.frontends.tflite import NCHW, ir_axis, ir_shape, tflite_pads
+from nux.compiler.frontends.tflite import NCHW, NHWC, ir_axis, ir_shape, tflite_pads
 from nux.compiler.ir import CompileError, QParams
 
 if TYPE_CHECKING:
@@ -270,15 +270,16 @@ def softmax(imp: TflImporter, op: TflOp) -> None:
 
 @converter("TRANSPOSE")
 def transpose(imp: TflImporter, op: TflOp) -> None:
+    """One Transpose: TFLite's permutation composed with NCHW -> NHWC before it and NHWC -> NCHW after it."""
     xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
     perm = imp.t(op.inputs[1]).data
-    if perm is None:
-        raise CompileError(f"operator {op.index} (TRANSPOSE): perm must be a constant")
-    x = imp.to_tflite_order(op, imp.value(op.inputs[0]), xt.shape)
-    y = imp.output(op.outputs[0])
-    perm = [int(p) for p in perm]
-    # a 4-D result goes back to the NCHW convention: both transposes composed into one
-    imp.node(op, "Transpose", [x], [y], perm=[perm[p] for p in NCHW] if len(yt.shape) == 4 else perm)
+    if perm is None or sorted(int(p) for p in perm) != list(range(len(xt.shape))):
+        raise CompileError(f"operator {op.index} (TRANSPOSE): perm must be a constant permutation")
+    expect_shape(imp, op, op.outputs[0], tuple(xt.shape[int(p)] for p in perm))
+    before = NHWC if len(xt.shape) == 4 else range(len(xt.shape))
+    after = NCHW if len(yt.shape) == 4 else range(len(yt.shape))
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    imp.node(op, "Transpose", [x], [y], perm=[int(before[int(perm[i])]) for i in after])
 
 
 @converter("SLICE")
