@@ -408,3 +408,17 @@ def test_unknown_operator_names_it_and_its_index():
     m.op("L2_NORMALIZATION", [y], [_input(m, (1, 4, 4, 2), "int8", 1 / 128)])
     with pytest.raises(CompileError, match=r"operator 1 \(L2_NORMALIZATION\)"):
         nux.compiler.compile(m.build([x], [2]))
+
+
+def test_huge_or_out_of_order_model_is_a_compile_error():
+    m = TflBuilder()
+    x, y = _input(m, (1, 100000, 100000, 1), "uint8"), _input(m, (1, 100000, 100000, 1), "uint8")
+    m.op("RELU", [x], [y])
+    with pytest.raises(CompileError, match="2\\*\\*31 elements"):
+        nux.compiler.compile(m.build([x], [y]))
+    m = TflBuilder()
+    x, y, z = (_input(m, (1, 4, 4, 2), "int8") for _ in range(3))
+    m.op("RELU", [y], [z])  # reads y before the next operator computes it
+    m.op("RELU", [x], [y])
+    with pytest.raises(CompileError, match="before"):
+        nux.compiler.compile(m.build([x], [z]))

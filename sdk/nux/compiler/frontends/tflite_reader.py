@@ -20,6 +20,8 @@ from nux.compiler.ir import CompileError
 
 #: The 4-byte file identifier at offset 4 of every TFLite flatbuffer (schema.fbs `file_identifier "TFL3"`).
 IDENTIFIER = b"TFL3"
+#: No tensor of a device model can be larger (arena offsets are 32-bit); bounds compile time on corrupt shapes.
+MAX_ELEMENTS = 2**31
 #: tflite.TensorType -> numpy dtype name (the types an integer NPU model or its host fallbacks can hold).
 TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8",
                 10: "float64", 15: "uint32", 16: "uint16"}
@@ -163,6 +165,9 @@ class _Reader:
             raise CompileError(f"tensor {index} ({name!r}) is sparse; densify the model first")
         if any(d < 0 for d in shape):
             raise CompileError(f"tensor {index} ({name!r}) has dynamic shape {list(shape)}")
+        if len(shape) > 8 or np.prod(shape, dtype=np.float64) > MAX_ELEMENTS:
+            raise CompileError(f"tensor {index} ({name!r}) has shape {list(shape)}: more than 8 dimensions or "
+                               f"2**31 elements (the device's 32-bit arena)")
         result = TflTensor(index, name, shape, TENSOR_TYPES[t.Type()])
         q = t.Quantization()
         if q is not None and not q.ScaleIsNone() and q.ScaleLength() > 0:
