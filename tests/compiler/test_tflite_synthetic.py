@@ -310,6 +310,16 @@ def transpose_and_reshapes(rng, dtype):
     return m.build([x], [t, r3, r4])
 
 
+def slice_4d(rng, dtype):
+    """SLICE with begin/size in TFLite's NHWC axes (size -1: to the end)."""
+    m = TflBuilder()
+    x = _input(m, (1, 4, 5, 3), dtype)
+    y = _input(m, (1, 2, 4, 2), dtype)
+    begin, size = m.tensor((4,), "int32", data=[0, 1, 1, 1]), m.tensor((4,), "int32", data=[1, 2, -1, 2])
+    m.op("SLICE", [x, begin, size], [y])
+    return m.build([x], [y])
+
+
 def float_interface(rng, dtype):
     """A float32 model interface: QUANTIZE at the input and DEQUANTIZE at the output become the edges."""
     m = TflBuilder()
@@ -323,7 +333,7 @@ def float_interface(rng, dtype):
 
 
 CASES = [conv_relu6_same_stride2, depthwise_multiplier, fully_connected_from_nhwc, pools, add_mul_concat,
-         reshape_pad_mean_softmax, transpose_and_reshapes, float_interface]
+         reshape_pad_mean_softmax, transpose_and_reshapes, slice_4d, float_interface]
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8"])

@@ -240,8 +240,9 @@ class TflImporter:
             q = self.t(index)
             if q.scale is not None and q.scale.size != 1:
                 raise CompileError(f"input {t.name!r} is quantized per channel; nux takes per-tensor inputs")
-            self.g.io_dtypes[t.name] = t.dtype
-            self.g.inputs.append(self.output(index))
+            name = self.output(index)
+            self.g.inputs.append(name)
+            self.g.io_dtypes[name] = t.dtype  # the model's own type: float32 when QUANTIZE was absorbed
         producers = {o: op for op in self.m.ops for o in op.outputs}
         for index in self.m.outputs:
             t, op = self.t(index), producers.get(index)
@@ -251,7 +252,6 @@ class TflImporter:
                 self.skip.add(op.index)
                 self.names[op.inputs[0]] = t.name
                 self.alias[index] = op.inputs[0]
-            self.g.io_dtypes[t.name] = t.dtype
 
     def run(self) -> Graph:
         from nux.compiler.frontends.tflite_ops import convert
@@ -265,6 +265,7 @@ class TflImporter:
             if name is None:
                 raise CompileError(f"graph output {self.t(index).name!r} is not computed by any operator")
             self.g.outputs.append(name)
+            self.g.io_dtypes[name] = self.t(index).dtype
         self.g.remove_unused()
         self.g.check()
         return self.g

@@ -158,8 +158,7 @@ def binary(imp: TflImporter, op: TflOp) -> None:
     expect_shape(imp, op, op.outputs[0], np.broadcast_shapes(*(imp.t(i).shape for i in op.inputs[:2])))
     a, b = (imp.broadcast_operand(op, i, rank) for i in op.inputs[:2])
     y = imp.output(op.outputs[0])
-    clamp = imp.clamp(op, y) if imp.g[y].quant is not None else None
-    imp.node(op, BINARY[op.opcode], [a, b], [y], clamp=clamp)
+    imp.node(op, BINARY[op.opcode], [a, b], [y], clamp=imp.clamp(op, y))
 
 
 @converter(*UNARY)
@@ -290,6 +289,7 @@ def slice_(imp: TflImporter, op: TflOp) -> None:
         raise CompileError(f"operator {op.index} (SLICE): begin and size must be constants")
     rank = len(xt.shape)
     ends = [xt.shape[a] if int(s) < 0 else int(b) + int(s) for a, (b, s) in enumerate(zip(begin, size, strict=True))]
+    expect_shape(imp, op, op.outputs[0], tuple(e - int(b) for b, e in zip(begin, ends, strict=True)))
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     operands = [np.array(v, np.int64) for v in (begin, ends, [ir_axis(a, rank) for a in range(rank)])]
     names = [imp.array(v, f"{y}__{n}") for v, n in zip(operands, ("starts", "ends", "axes"), strict=True)]
