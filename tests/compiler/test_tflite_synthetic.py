@@ -320,6 +320,43 @@ def slice_4d(rng, dtype):
     return m.build([x], [y])
 
 
+def space_depth_split_reduce(rng, dtype):
+    """SPACE_TO_DEPTH, DEPTH_TO_SPACE, SPLIT on C, REDUCE_MAX over H, W and SUM/MEAN over C without keep_dims."""
+    m = TflBuilder()
+    x = _input(m, (1, 4, 6, 2), dtype)
+    s2d, d2s = _input(m, (1, 2, 3, 8), dtype), _input(m, (1, 4, 6, 2), dtype)
+    halves = [_input(m, (1, 2, 3, 4), dtype) for _ in range(2)]
+    top = _input(m, (1, 1, 1, 4), dtype)
+    total = _input(m, (1, 2, 3), dtype, 0.05)
+    m.op("SPACE_TO_DEPTH", [x], [s2d], "SpaceToDepthOptions", BlockSize=2)
+    m.op("DEPTH_TO_SPACE", [s2d], [d2s], "DepthToSpaceOptions", BlockSize=2)
+    m.op("SPLIT", [m.tensor((), "int32", data=3), s2d], halves, "SplitOptions", NumSplits=2)
+    m.op("REDUCE_MAX", [halves[0], m.tensor((2,), "int32", data=[1, 2])], [top], "ReducerOptions", KeepDims=True)
+    # int8 SUM: TFLite's BUILTIN_REF kernel (ai-edge-litert 2.3) returns values far from the real sum, which nux
+    # computes; MEAN stands in for it there
+    reducer = "SUM" if dtype == "uint8" else "MEAN"
+    m.op(reducer, [halves[1], m.tensor((1,), "int32", data=[3])], [total], "ReducerOptions", KeepDims=False)
+    return m.build([x], [d2s, halves[0], top, total])
+
+
+def resize_prelu_mirror_pad(rng, dtype):
+    """RESIZE_NEAREST_NEIGHBOR in its three coordinate modes, PRELU with a per-channel slope, MIRROR_PAD."""
+    m = TflBuilder()
+    x = _input(m, (1, 3, 5, 2), dtype)
+    size = m.tensor((2,), "int32", data=[6, 7])
+    outs = []
+    for flags in ({}, {"HalfPixelCenters": True}, {"AlignCorners": True}):
+        outs.append(_input(m, (1, 6, 7, 2), dtype))
+        m.op("RESIZE_NEAREST_NEIGHBOR", [x, size], [outs[-1]], "ResizeNearestNeighborOptions", **flags)
+    zp = 128 if dtype == "uint8" else 0
+    slope = m.tensor((2,), dtype, 0.01, zp, np.array([zp + 20, zp + 50]))
+    prelu, padded = _input(m, (1, 3, 5, 2), dtype, 0.015), _input(m, (1, 5, 6, 2), dtype)
+    m.op("PRELU", [x, slope], [prelu])
+    m.op("MIRROR_PAD", [x, m.tensor((4, 2), "int32", data=[[0, 0], [1, 1], [0, 1], [0, 0]])], [padded],
+         "MirrorPadOptions", Mode=0)
+    return m.build([x], [*outs, prelu, padded])
+
+
 def float_interface(rng, dtype):
     """A float32 model interface: QUANTIZE at the input and DEQUANTIZE at the output become the edges."""
     m = TflBuilder()
@@ -333,7 +370,8 @@ def float_interface(rng, dtype):
 
 
 CASES = [conv_relu6_same_stride2, depthwise_multiplier, fully_connected_from_nhwc, pools, add_mul_concat,
-         reshape_pad_mean_softmax, transpose_and_reshapes, slice_4d, float_interface]
+         reshape_pad_mean_softmax, transpose_and_reshapes, slice_4d, space_depth_split_reduce,
+         resize_prelu_mirror_pad, float_interface]
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8"])

@@ -23,6 +23,8 @@ UNARY = {"LOGISTIC": "Sigmoid", "TANH": "Tanh", "RELU": "Relu", "ABS": "Abs", "N
          "SIN": "Sin", "COS": "Cos", "SQUARE": None}
 BINARY = {"ADD": "Add", "SUB": "Sub", "MUL": "Mul", "DIV": "Div", "MAXIMUM": "Max", "MINIMUM": "Min",
           "POW": "Pow"}
+REDUCERS = {"MEAN": "ReduceMean", "SUM": "ReduceSum", "REDUCE_MAX": "ReduceMax", "REDUCE_MIN": "ReduceMin",
+            "REDUCE_PROD": "ReduceProd"}
 CLIPS = {"RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}
 
 
@@ -213,7 +215,7 @@ def concat(imp: TflImporter, op: TflOp) -> None:
     imp.node(op, "Concat", xs, [y], clamp=imp.clamp(op, y), axis=ir_axis(axis, rank))
 
 
-@converter("PAD", "PADV2")
+@converter("PAD", "PADV2", "MIRROR_PAD")
 def pad(imp: TflImporter, op: TflOp) -> None:
     """paddings (rank, 2) in TFLite axes -> ONNX pads [begins..., ends...] in IR axes; the pad value is real 0
     (TFLite pads quantized tensors with the zero point) unless PADV2 gives one."""
@@ -227,28 +229,37 @@ def pad(imp: TflImporter, op: TflOp) -> None:
                                                for a, d in enumerate(xt.shape)))
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     extra = [imp.value(op.inputs[2])] if op.opcode == "PADV2" and _input(op, 2) >= 0 else []
-    imp.node(op, "Pad", [x, imp.array(np.array(pads, np.int64), f"{y}__pads"), *extra], [y], mode="constant")
+    mode = "constant"
+    if op.opcode == "MIRROR_PAD":  # TFLite REFLECT leaves the edge out, like ONNX reflect; SYMMETRIC has no twin
+        if int(op.options.get("Mode", 0)) != 0:
+            raise CompileError(f"operator {op.index} (MIRROR_PAD): SYMMETRIC mode has no ONNX equivalent")
+        mode = "reflect"
+    imp.node(op, "Pad", [x, imp.array(np.array(pads, np.int64), f"{y}__pads"), *extra], [y], mode=mode)
 
 
-@converter("MEAN")
-def mean(imp: TflImporter, op: TflOp) -> None:
-    """MEAN over H and W of a 4-D tensor is GlobalAveragePool; else ReduceMean with kept dims, then a reshape
-    to TFLite's output (so dropped axes leave the remaining ones in TFLite's order)."""
+@converter(*REDUCERS)
+def reduce(imp: TflImporter, op: TflOp) -> None:
+    """MEAN over H and W of a 4-D tensor is GlobalAveragePool; other reductions the ONNX Reduce* with kept dims,
+    then a reshape to TFLite's output (so dropped axes leave the remaining ones in TFLite's order)."""
     xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
     rank = len(xt.shape)
     axes_t = imp.t(op.inputs[1]).data
     if axes_t is None:
-        raise CompileError(f"operator {op.index} (MEAN): axes must be a constant")
+        raise CompileError(f"operator {op.index} ({op.opcode}): axes must be a constant")
     axes = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes_t).reshape(-1)})
     kept = tuple(1 if i in axes else d for i, d in enumerate(xt.shape))
     if int(np.prod(kept)) != int(np.prod(yt.shape)) or any(not 0 <= a < rank for a in axes):
-        raise CompileError(f"operator {op.index} (MEAN): axes {axes} of {list(xt.shape)} give {list(yt.shape)}")
+        raise CompileError(f"operator {op.index} ({op.opcode}): axes {axes} of {list(xt.shape)} give "
+                           f"{list(yt.shape)}")
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     out = y if tuple(yt.shape) == kept else imp.temp(y, ir_shape(kept), y)
-    if rank == 4 and axes == [1, 2]:
+    ir_axes = [ir_axis(a, rank) for a in axes]
+    if op.opcode == "MEAN" and rank == 4 and axes == [1, 2]:
         imp.node(op, "GlobalAveragePool", [x], [out])
+    elif op.opcode == "SUM":  # opset 13: ReduceSum alone takes its axes as an input
+        imp.node(op, "ReduceSum", [x, imp.array(np.array(ir_axes, np.int64), f"{y}__axes")], [out], keepdims=1)
     else:
-        imp.node(op, "ReduceMean", [x], [out], axes=[ir_axis(a, rank) for a in axes], keepdims=1)
+        imp.node(op, REDUCERS[op.opcode], [x], [out], axes=ir_axes, keepdims=1)
     if out != y:
         imp.reshape(op, out, kept, y, yt.shape)
 
@@ -294,6 +305,73 @@ def slice_(imp: TflImporter, op: TflOp) -> None:
     operands = [np.array(v, np.int64) for v in (begin, ends, [ir_axis(a, rank) for a in range(rank)])]
     names = [imp.array(v, f"{y}__{n}") for v, n in zip(operands, ("starts", "ends", "axes"), strict=True)]
     imp.node(op, "Slice", [x, *names], [y])
+
+
+@converter("DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
+def space_depth(imp: TflImporter, op: TflOp) -> None:
+    """TFLite's NHWC DEPTH_TO_SPACE orders the block as (row, column, channel): ONNX's DCR mode."""
+    xt = imp.t(op.inputs[0])
+    b = int(op.options.get("BlockSize", 0))
+    n, h, w, c = xt.shape
+    if b < 1 or (op.opcode == "DEPTH_TO_SPACE" and c % (b * b)) or (op.opcode == "SPACE_TO_DEPTH" and (h % b or
+                                                                                                   w % b)):
+        raise CompileError(f"operator {op.index} ({op.opcode}): block size {b} does not divide {list(xt.shape)}")
+    shape = (n, h * b, w * b, c // (b * b)) if op.opcode == "DEPTH_TO_SPACE" else (n, h // b, w // b, c * b * b)
+    expect_shape(imp, op, op.outputs[0], shape)
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    if op.opcode == "DEPTH_TO_SPACE":
+        imp.node(op, "DepthToSpace", [x], [y], blocksize=b, mode="DCR")
+    else:
+        imp.node(op, "SpaceToDepth", [x], [y], blocksize=b)
+
+
+@converter("SPLIT", "SPLIT_V")
+def split(imp: TflImporter, op: TflOp) -> None:
+    """SPLIT (axis, x) / SPLIT_V (x, sizes, axis) -> Split with the sizes the output tensors have."""
+    data, axis_at = (1, 0) if op.opcode == "SPLIT" else (0, 2)
+    xt, axis_t = imp.t(op.inputs[data]), imp.t(op.inputs[axis_at]).data
+    if axis_t is None:
+        raise CompileError(f"operator {op.index} ({op.opcode}): the axis must be a constant")
+    rank = len(xt.shape)
+    axis = int(np.asarray(axis_t).reshape(-1)[0]) % rank
+    sizes = [imp.t(o).shape[axis] for o in op.outputs]
+    for o in op.outputs:
+        expect_shape(imp, op, o, tuple(xt.shape[:axis]) + (imp.t(o).shape[axis],) + tuple(xt.shape[axis + 1:]))
+    if sum(sizes) != xt.shape[axis]:
+        raise CompileError(f"operator {op.index} ({op.opcode}): outputs {sizes} do not add up to {xt.shape[axis]}")
+    x = imp.value(op.inputs[data])
+    ys = [imp.output(o) for o in op.outputs]
+    imp.node(op, "Split", [x, imp.array(np.array(sizes, np.int64), f"{ys[0]}__split")], ys,
+             axis=ir_axis(axis, rank))
+
+
+@converter("RESIZE_NEAREST_NEIGHBOR")
+def resize_nearest(imp: TflImporter, op: TflOp) -> None:
+    """TFLite's source index floor(x * in / out) (align_corners: round(x * (in - 1) / (out - 1)), half away from
+    zero; half_pixel_centers: floor((x + 0.5) * in / out)) as ONNX Resize coordinate modes."""
+    xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
+    if len(xt.shape) != 4 or len(yt.shape) != 4 or tuple(yt.shape[::3]) != tuple(xt.shape[::3]):
+        raise CompileError(f"operator {op.index} (RESIZE_NEAREST_NEIGHBOR): {list(xt.shape)} -> {list(yt.shape)}")
+    if op.options.get("AlignCorners"):
+        mode, nearest = "align_corners", "round_prefer_ceil"
+    elif op.options.get("HalfPixelCenters"):  # round_prefer_ceil((x + 0.5) / s - 0.5) = floor((x + 0.5) / s)
+        mode, nearest = "half_pixel", "round_prefer_ceil"
+    else:
+        mode, nearest = "asymmetric", "floor"
+    scales = np.array([1.0, 1.0, yt.shape[1] / xt.shape[1], yt.shape[2] / xt.shape[2]], np.float32)
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    roi = imp.array(np.zeros(0, np.float32), f"{y}__roi")
+    imp.node(op, "Resize", [x, roi, imp.array(scales, f"{y}__scales")], [y], mode="nearest",
+             coordinate_transformation_mode=mode, nearest_mode=nearest)
+
+
+@converter("PRELU")
+def prelu(imp: TflImporter, op: TflOp) -> None:
+    rank = len(imp.t(op.inputs[0]).shape)
+    expect_shape(imp, op, op.outputs[0], imp.t(op.inputs[0]).shape)
+    x, slope = imp.value(op.inputs[0]), imp.broadcast_operand(op, op.inputs[1], rank)
+    y = imp.output(op.outputs[0])
+    imp.node(op, "PRelu", [x, slope], [y])
 
 
 __all__ = ["CONVERTERS", "convert"]
