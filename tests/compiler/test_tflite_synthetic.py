@@ -357,6 +357,40 @@ def resize_prelu_mirror_pad(rng, dtype):
     return m.build([x], [*outs, prelu, padded])
 
 
+def strided_slice_gather_argmax(rng, dtype):
+    """STRIDED_SLICE with masks, a negative stride and a shrunk axis; GATHER on C; ARG_MAX to int32."""
+    m = TflBuilder()
+    x = _input(m, (1, 6, 5, 4), dtype)
+    consts = [m.tensor((4,), "int32", data=v) for v in ([0, 1, 4, 0], [1, 6, 0, 4], [1, 2, -2, 1])]
+    sliced = _input(m, (1, 3, 2, 4), dtype)  # H 1:6:2, W 4:0:-2 (end masked off: 4, 2, 0 -> 4, 2), C all
+    m.op("STRIDED_SLICE", [x, *consts], [sliced], "StridedSliceOptions", BeginMask=0b1000, EndMask=0b1001)
+    row = _input(m, (1, 5, 4), dtype)
+    rc = [m.tensor((4,), "int32", data=v) for v in ([0, 2, 0, 0], [1, 3, 5, 4], [1, 1, 1, 1])]
+    m.op("STRIDED_SLICE", [x, *rc], [row], "StridedSliceOptions", ShrinkAxisMask=0b0010)
+    picked = _input(m, (1, 6, 5, 3), dtype)
+    m.op("GATHER", [x, m.tensor((3,), "int32", data=[3, 0, 2])], [picked], "GatherOptions", Axis=3)
+    best = m.tensor((1, 6, 5), "int32")
+    m.op("ARG_MAX", [x, m.tensor((1,), "int32", data=[3])], [best], "ArgMaxOptions", OutputType=2)
+    return m.build([x], [sliced, row, picked, best])
+
+
+def bilinear_and_normalizations(rng, dtype):
+    """RESIZE_BILINEAR in its three coordinate modes, LOG_SOFTMAX and L2_NORMALIZATION over C."""
+    m = TflBuilder()
+    x = _input(m, (1, 3, 4, 3), dtype)
+    outs = []
+    for flags in ({}, {"HalfPixelCenters": True}, {"AlignCorners": True}):
+        outs.append(_input(m, (1, 6, 7, 3), dtype))
+        m.op("RESIZE_BILINEAR", [x, m.tensor((2,), "int32", data=[6, 7])], [outs[-1]], "ResizeBilinearOptions",
+             **flags)
+    top = 255 if dtype == "uint8" else 127
+    logs = m.tensor((1, 3, 4, 3), dtype, 16 / 256, top)
+    m.op("LOG_SOFTMAX", [x], [logs])
+    norm = m.tensor((1, 3, 4, 3), dtype, 1 / 128, 128 if dtype == "uint8" else 0)
+    m.op("L2_NORMALIZATION", [x], [norm], "L2NormOptions")
+    return m.build([x], [*outs, logs, norm])
+
+
 def float_interface(rng, dtype):
     """A float32 model interface: QUANTIZE at the input and DEQUANTIZE at the output become the edges."""
     m = TflBuilder()
@@ -371,7 +405,7 @@ def float_interface(rng, dtype):
 
 CASES = [conv_relu6_same_stride2, depthwise_multiplier, fully_connected_from_nhwc, pools, add_mul_concat,
          reshape_pad_mean_softmax, transpose_and_reshapes, slice_4d, space_depth_split_reduce,
-         resize_prelu_mirror_pad, float_interface]
+         resize_prelu_mirror_pad, strided_slice_gather_argmax, bilinear_and_normalizations, float_interface]
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8"])
@@ -453,8 +487,8 @@ def test_unknown_operator_names_it_and_its_index():
     x = _input(m, (1, 4, 4, 2), "int8")
     y = _input(m, (1, 4, 4, 2), "int8")
     m.op("RELU", [x], [y])
-    m.op("L2_NORMALIZATION", [y], [_input(m, (1, 4, 4, 2), "int8", 1 / 128)])
-    with pytest.raises(CompileError, match=r"operator 1 \(L2_NORMALIZATION\)"):
+    m.op("SVDF", [y], [_input(m, (1, 4, 4, 2), "int8", 1 / 128)])
+    with pytest.raises(CompileError, match=r"operator 1 \(SVDF\)"):
         nux.compiler.compile(m.build([x], [2]))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
+import onnx
 
 from nux.compiler.frontends.tflite import NCHW, NHWC, ir_axis, ir_shape, tflite_pads
 from nux.compiler.ir import CompileError, QParams
@@ -348,21 +349,121 @@ def split(imp: TflImporter, op: TflOp) -> None:
 @converter("RESIZE_NEAREST_NEIGHBOR")
 def resize_nearest(imp: TflImporter, op: TflOp) -> None:
     """TFLite's source index floor(x * in / out) (align_corners: round(x * (in - 1) / (out - 1)), half away from
-    zero; half_pixel_centers: floor((x + 0.5) * in / out)) as ONNX Resize coordinate modes."""
+    zero; half_pixel_centers: floor((x + 0.5) * in / out)) as ONNX Resize coordinate and rounding modes:
+    round_prefer_ceil((x + 0.5) / s - 0.5) = floor((x + 0.5) / s)."""
+    rounding = "round_prefer_ceil" if op.options.get("AlignCorners") or op.options.get("HalfPixelCenters") else "floor"
+    _resize(imp, op, "nearest", {"nearest_mode": rounding})
+
+
+@converter("STRIDED_SLICE")
+def strided_slice(imp: TflImporter, op: TflOp) -> None:
+    """Slice with steps; begin/end masks become open ends, shrink_axis_mask a reshape to TFLite's output after.
+    Ellipsis and new-axis masks and the `offset` form are refused."""
+    xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
+    begin, end, steps = (imp.t(i).data for i in op.inputs[1:4])
+    if begin is None or end is None or steps is None:
+        raise CompileError(f"operator {op.index} (STRIDED_SLICE): begin, end and strides must be constants")
+    o = op.options
+    if o.get("EllipsisMask") or o.get("NewAxisMask") or o.get("Offset"):
+        raise CompileError(f"operator {op.index} (STRIDED_SLICE): ellipsis/new-axis masks and offset are not supported")
+    rank, big = len(xt.shape), 2**62
+    starts, ends, kept = [], [], []
+    for a in range(rank):
+        step = int(steps[a])
+        if step == 0:
+            raise CompileError(f"operator {op.index} (STRIDED_SLICE): stride 0 on axis {a}")
+        lo = (0 if step > 0 else big) if o.get("BeginMask", 0) >> a & 1 else int(begin[a])
+        hi = (big if step > 0 else -big) if o.get("EndMask", 0) >> a & 1 else int(end[a])
+        if o.get("ShrinkAxisMask", 0) >> a & 1:
+            lo = lo + xt.shape[a] if lo < 0 else lo
+            hi, step = lo + 1, 1
+        starts.append(lo)
+        ends.append(hi)
+        kept.append(len(range(*slice(lo, hi, step).indices(xt.shape[a]))))
+    if int(np.prod(kept)) != int(np.prod(yt.shape)):
+        raise CompileError(f"operator {op.index} (STRIDED_SLICE): slices {kept} of {list(xt.shape)}, output "
+                           f"{list(yt.shape)}")
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    out = y if tuple(yt.shape) == tuple(kept) else imp.temp(y, ir_shape(kept), y)
+    steps = [1 if o.get("ShrinkAxisMask", 0) >> a & 1 else int(steps[a]) for a in range(rank)]
+    operands = [np.array(v, np.int64) for v in (starts, ends, [ir_axis(a, rank) for a in range(rank)], steps)]
+    names = [imp.array(v, f"{y}__{n}") for v, n in zip(operands, ("starts", "ends", "axes", "steps"), strict=True)]
+    imp.node(op, "Slice", [x, *names], [out])
+    if out != y:
+        imp.reshape(op, out, kept, y, yt.shape)
+
+
+@converter("ARG_MAX", "ARG_MIN")
+def arg_extreme(imp: TflImporter, op: TflOp) -> None:
+    """ArgMax/ArgMin (first index on ties, like TFLite) with kept dims, then TFLite's shape and index type."""
+    xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
+    axis_t = imp.t(op.inputs[1]).data
+    if axis_t is None:
+        raise CompileError(f"operator {op.index} ({op.opcode}): the axis must be a constant")
+    rank = len(xt.shape)
+    axis = int(np.asarray(axis_t).reshape(-1)[0]) % rank
+    kept = tuple(1 if a == axis else d for a, d in enumerate(xt.shape))
+    expect_shape(imp, op, op.outputs[0], kept[:axis] + kept[axis + 1:])
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    index = imp.temp(y, ir_shape(kept), y, dtype="int64")
+    onnx_op = "ArgMax" if op.opcode == "ARG_MAX" else "ArgMin"
+    imp.node(op, onnx_op, [x], [index], axis=ir_axis(axis, rank), keepdims=1, select_last_index=0)
+    if yt.dtype != "int64":
+        cast = imp.temp(y, ir_shape(kept), y)
+        imp.node(op, "Cast", [index], [cast], "_cast", to=int(onnx.helper.np_dtype_to_tensor_dtype(
+            np.dtype(yt.dtype))))
+        index = cast
+    imp.reshape(op, index, kept, y, yt.shape)
+
+
+@converter("RESIZE_BILINEAR")
+def resize_bilinear(imp: TflImporter, op: TflOp) -> None:
+    """Resize (linear): TFLite's source coordinate x * in / out (align_corners: x * (in - 1) / (out - 1);
+    half_pixel_centers: (x + 0.5) * in / out - 0.5) are ONNX's asymmetric / align_corners / half_pixel."""
+    _resize(imp, op, "linear", {})
+
+
+def _resize(imp: TflImporter, op: TflOp, mode: str, extra: dict[str, str]) -> None:
     xt, yt = imp.t(op.inputs[0]), imp.t(op.outputs[0])
     if len(xt.shape) != 4 or len(yt.shape) != 4 or tuple(yt.shape[::3]) != tuple(xt.shape[::3]):
-        raise CompileError(f"operator {op.index} (RESIZE_NEAREST_NEIGHBOR): {list(xt.shape)} -> {list(yt.shape)}")
+        raise CompileError(f"operator {op.index} ({op.opcode}): {list(xt.shape)} -> {list(yt.shape)}")
     if op.options.get("AlignCorners"):
-        mode, nearest = "align_corners", "round_prefer_ceil"
-    elif op.options.get("HalfPixelCenters"):  # round_prefer_ceil((x + 0.5) / s - 0.5) = floor((x + 0.5) / s)
-        mode, nearest = "half_pixel", "round_prefer_ceil"
+        coordinates = "align_corners"
     else:
-        mode, nearest = "asymmetric", "floor"
+        coordinates = "half_pixel" if op.options.get("HalfPixelCenters") else "asymmetric"
     scales = np.array([1.0, 1.0, yt.shape[1] / xt.shape[1], yt.shape[2] / xt.shape[2]], np.float32)
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     roi = imp.array(np.zeros(0, np.float32), f"{y}__roi")
-    imp.node(op, "Resize", [x, roi, imp.array(scales, f"{y}__scales")], [y], mode="nearest",
-             coordinate_transformation_mode=mode, nearest_mode=nearest)
+    imp.node(op, "Resize", [x, roi, imp.array(scales, f"{y}__scales")], [y], mode=mode,
+             coordinate_transformation_mode=coordinates, **extra)
+
+
+@converter("GATHER")
+def gather(imp: TflImporter, op: TflOp) -> None:
+    """Gather with constant indices; a 4-D input keeps its rank only with 1-D indices (so the axis remaps)."""
+    xt, it = imp.t(op.inputs[0]), imp.t(op.inputs[1])
+    if it.data is None or int(op.options.get("BatchDims", 0)):
+        raise CompileError(f"operator {op.index} (GATHER): only constant indices without batch dims")
+    rank = len(xt.shape)
+    axis = int(op.options.get("Axis", 0)) % rank
+    if rank == 4 and it.data.ndim != 1:
+        raise CompileError(f"operator {op.index} (GATHER): {it.data.ndim}-D indices into a 4-D tensor")
+    expect_shape(imp, op, op.outputs[0], tuple(xt.shape[:axis]) + it.data.shape + tuple(xt.shape[axis + 1:]))
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    indices = imp.array(it.data.astype(np.int64), f"{y}__indices")
+    imp.node(op, "Gather", [x, indices], [y], axis=ir_axis(axis, rank))
+
+
+@converter("LOG_SOFTMAX", "L2_NORMALIZATION")
+def last_axis(imp: TflImporter, op: TflOp) -> None:
+    """Normalizations over TFLite's last axis (C of a 4-D tensor)."""
+    rank = len(imp.t(op.inputs[0]).shape)
+    expect_shape(imp, op, op.outputs[0], imp.t(op.inputs[0]).shape)
+    x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
+    if op.opcode == "LOG_SOFTMAX":
+        imp.node(op, "LogSoftmax", [x], [y], axis=ir_axis(-1, rank))
+    else:
+        imp.node(op, "LpNormalization", [x], [y], clamp=imp.clamp(op, y), axis=ir_axis(-1, rank), p=2)
 
 
 @converter("PRELU")
