@@ -22,6 +22,13 @@ def _same(node: Node, *tensors: ActTensor) -> None:
         raise Unsupported(f"{node.op} with a fused clamp")
 
 
+def _moved(node: Node, act: Act) -> tuple[ActTensor, ActTensor]:
+    """(x, y) of a one-input mover, checked to share quantization."""
+    x, y = act(node.inputs[0]), act(node.outputs[0])
+    _same(node, x, y)
+    return x, y
+
+
 def _ints_input(graph: Graph, node: Node, index: int, what: str) -> list[int] | None:
     if len(node.inputs) <= index or not node.inputs[index]:
         return None
@@ -33,15 +40,13 @@ def _ints_input(graph: Graph, node: Node, index: int, what: str) -> list[int] | 
 
 @adapter("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 def reshape(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
-    x, y = act(node.inputs[0]), act(node.outputs[0])
-    _same(node, x, y)
+    x, y = _moved(node, act)
     return kernel("movers", "copy")(em, x, y)
 
 
 @adapter("Transpose")
 def transpose(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
-    x, y = act(node.inputs[0]), act(node.outputs[0])
-    _same(node, x, y)
+    x, y = _moved(node, act)
     perm = node.attr("perm", list(range(len(x.shape)))[::-1])
     return kernel("movers", "transpose")(em, x, y, perm)
 
@@ -62,8 +67,7 @@ def split(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
 
 @adapter("Slice")
 def slice_(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
-    x, y = act(node.inputs[0]), act(node.outputs[0])
-    _same(node, x, y)
+    x, y = _moved(node, act)
     rank = len(x.shape)
     if graph.opset < 10:
         starts, ends = list(node.attr("starts")), list(node.attr("ends"))
@@ -84,8 +88,7 @@ def slice_(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
 
 @adapter("Pad")
 def pad(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
-    x, y = act(node.inputs[0]), act(node.outputs[0])
-    _same(node, x, y)
+    x, y = _moved(node, act)
     mode = node.attr("mode", b"constant")
     if (mode.decode() if isinstance(mode, bytes) else mode) != "constant":
         raise Unsupported(f"Pad mode {mode!r} (constant only)")
@@ -110,8 +113,7 @@ def expand(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
 
 @adapter("DepthToSpace")
 def depth_to_space(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
-    x, y = act(node.inputs[0]), act(node.outputs[0])
-    _same(node, x, y)
+    x, y = _moved(node, act)
     mode = node.attr("mode", b"DCR")
     return kernel("movers", "depth_to_space")(em, x, y, int(node.attr("blocksize")),
                                               mode.decode() if isinstance(mode, bytes) else mode)
