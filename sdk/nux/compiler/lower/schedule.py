@@ -73,6 +73,7 @@ class GemmOperands:
     params: int | None
     requant: Requant | None
     bias_gemm: tuple[int, int] | None = None
+    bias_per_row: bool = False  # bias is int32 per output row (lane 0 only; one column tile), not per column
 
 
 def buffers_fit(config: NpuConfig, tile_m: int, tile_nt: int, requant: bool, reserve: int = 0) -> bool:
@@ -132,7 +133,10 @@ class GemmSchedule:
         instrs = []
         if s == 0 and ops.bias_gemm:
             instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.bias_gemm[0], dst_row=self.sp_bias))
-        if kc == self.first_kc and ops.bias is not None:
+        if kc == self.first_kc and ops.bias is not None and ops.bias_per_row:
+            instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.bias + m * self.tile_m * 4,
+                                dst_row=self.acc_c[b % 2], x_size=rows, x_stride=4, row_elems=1))
+        elif kc == self.first_kc and ops.bias is not None:
             instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.bias + n0 * dim * 4,
                                 dst_row=self.acc_c[b % 2], x_size=rows, x_stride=0, y_size=nts, y_stride=dim * 4))
         if kc == self.first_kc and ops.requant is not None:
