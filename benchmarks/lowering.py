@@ -16,7 +16,7 @@ import argparse
 import time
 
 import numpy as np
-from nux.compiler.lower import ArenaEmitter, add, concat, conv2d, max_pool
+from nux.compiler.lower import ArenaEmitter, add, concat, conv2d, gemm, max_pool
 from nux.driver import Npu
 from nux.golden import kernels, quantize_multiplier
 from nux.isa import INSTR_BYTES, Instr, NpuConfig, assemble
@@ -51,7 +51,7 @@ def read(arena: bytes, t, dtype=np.int8) -> np.ndarray:
 
 
 def other_layers(npu: Npu, config: NpuConfig, rng) -> list[dict]:
-    """Max pool 3x3/2, a residual add and a channel concat on 28x28x64 tensors (int8)."""
+    """Max pool 3x3/2, a residual add and a channel concat on 28x28x64 tensors (int8); a batch-1 FC (GEMV)."""
     rows = []
     shape = (1, 64, 28, 28)
     xv, bv = (rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(2))
@@ -74,6 +74,16 @@ def other_layers(npu: Npu, config: NpuConfig, rng) -> list[dict]:
         arena, cycles, wall = execute(npu, em, {x.offset: nhwc(xv), b.offset: nhwc(bv)})
         rows.append(dict(name=name, exact=bool(np.array_equal(read(arena, y), expected)), measured=cycles, macs=0,
                          predicted=cost.predicted_cycles, peak=config.dim**2, wall=wall, instrs=cost.instructions))
+    em = ArenaEmitter(config, base=CODE_SPACE)
+    x, y = em.activation((1, 1024), "int8", 0.05, 3), em.activation((1, 256), "int8", 0.2, 0)
+    xv, wv = rng.integers(-128, 128, (1, 1024), dtype=np.int8), rng.integers(-128, 128, (256, 1024), dtype=np.int8)
+    cost = gemm(em, x, y, wv, 0.002, 0, None, trans_b=True)
+    arena, cycles, wall = execute(npu, em, {x.offset: xv.tobytes()})
+    m, s = quantize_multiplier(0.05 * 0.002 / 0.2)
+    exact = np.array_equal(np.frombuffer(arena[y.offset : y.offset + 256], np.int8), kernels.gemm(xv, wv.T, None, m, s,
+                                                                                                    a_zp=3)[0])
+    rows.append(dict(name="fc 1024->256 batch 1", exact=exact, measured=cycles, macs=cost.macs,
+                     predicted=cost.predicted_cycles, peak=config.dim**2, wall=wall, instrs=cost.instructions))
     return rows
 
 
