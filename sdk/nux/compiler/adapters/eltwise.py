@@ -80,10 +80,7 @@ UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
 def unary(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, y = act(node.inputs[0]), act(node.outputs[0])
     fn = _clip(graph, node) if node.op == "Clip" else functools.partial(UNARY[node.op], node)
-    lo, hi = node.clamp or (-np.inf, np.inf)
+    if node.clamp:
+        raise Unsupported(f"{node.op} with a fused clamp")
     table = lower.lut_table(fn, x, y)
-    if node.clamp:  # a fused clamp narrows the stored integers
-        signed = table.view(np.int8) if y.signed else table
-        table = np.clip(signed.astype(np.int64), lo, hi).astype(np.int64) & 0xFF
-        table = table.astype(np.uint8)
     return lower.lut(em, x, y, table)
