@@ -68,8 +68,7 @@ def compile(model: onnx.ModelProto | bytes | str | os.PathLike, config: NpuConfi
         raise CompileError(f"{len(host)} node(s) would run on the host (--no-fallback): {listed}")
     meta = {"compiler": f"nux.compiler {VERSION}", "name": graph.name, "io_dtypes": dict(graph.io_dtypes)}
     enf = build_enf(graph, segments(graph), layers, arena, config, em.image, const_base, meta)
-    costs = {name: layer.cost for name, layer in layers.items()}
-    enf.meta["report"] = build_report(graph, costs, config, enf.arena_size, arena.activation_bytes)
+    enf.meta["report"] = build_report(graph, layers, config, enf.arena_size, arena)
     return enf
 
 

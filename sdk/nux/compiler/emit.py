@@ -28,6 +28,7 @@ class Arena:
 
     offsets: dict[str, int] = field(default_factory=dict)
     activation_bytes: int = 0
+    live_bytes: list[int] = field(default_factory=list)  # per node index: bytes of activations live there
 
     def act(self, graph: Graph, name: str) -> ActTensor:
         t = graph[name]
@@ -60,7 +61,8 @@ def plan_arena(graph: Graph) -> Arena:
         size, f, la = roots.get(root, [graph[root].nbytes, first, last])
         roots[root] = [size, min(f, first), max(la, last)]
     offsets, top = plan([Buffer(r, s, f, la) for r, (s, f, la) in roots.items()])
-    return Arena({name: offsets[root] for name, root in members.items()}, top)
+    live = [sum(s for s, f, la in roots.values() if f <= i <= la) for i in range(end)]
+    return Arena({name: offsets[root] for name, root in members.items()}, top, live)
 
 
 def tensor_info(graph: Graph, name: str, offset: int, role: TensorRole, dim: int) -> TensorInfo:

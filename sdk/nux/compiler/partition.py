@@ -54,6 +54,7 @@ class Layer:
 
     cost: LayerCost
     program: list[Instr] = field(default_factory=list)
+    const_bytes: int = 0  # constants (weights, biases, requant parameters, tables) and scratch it added
 
 
 @dataclass
@@ -78,7 +79,7 @@ def place(graph: Graph, em: PlanEmitter, act: Callable[[str], ActTensor], progre
             node.placement, node.reason = "host", exc.reason
             continue
         node.placement, node.reason = "npu", ""
-        layers[node.name] = Layer(cost, em.program[mark[1]:])
+        layers[node.name] = Layer(cost, em.program[mark[1]:], len(em.image) - mark[0])
     _place_views(graph)
     return layers
 

@@ -3,16 +3,19 @@ arena), as a table for people and a JSON-able dict for tools (also stored in the
 
 from __future__ import annotations
 
+from nux.compiler.emit import Arena
 from nux.compiler.ir import Graph
-from nux.compiler.lower import LayerCost
+from nux.compiler.partition import Layer
 from nux.isa import NpuConfig
 
 
-def build_report(graph: Graph, costs: dict[str, LayerCost], config: NpuConfig, arena_bytes: int,
-                 activation_bytes: int) -> dict:
+def build_report(graph: Graph, lowered: dict[str, Layer], config: NpuConfig, arena_bytes: int, arena: Arena) -> dict:
+    """`arena_bytes` per layer: activation bytes live while it runs (the plan's peak is `activation_bytes`);
+    `const_bytes`: constants and scratch the layer added."""
     layers = []
-    for node in graph.nodes:
-        cost = costs.get(node.name)
+    for i, node in enumerate(graph.nodes):
+        layer = lowered.get(node.name)
+        cost = layer.cost if layer else None
         out = graph.tensors.get(node.outputs[0]) if node.outputs and node.outputs[0] else None
         layers.append({
             "name": node.name, "op": node.op, "placement": node.placement, "reason": node.reason,
@@ -21,6 +24,8 @@ def build_report(graph: Graph, costs: dict[str, LayerCost], config: NpuConfig, a
             "predicted_cycles": int(cost.predicted_cycles) if cost else 0,
             "predicted_utilization": round(cost.utilization(config), 4) if cost else 0.0,
             "view": node.view, "fused": list(node.fused),
+            "arena_bytes": arena.live_bytes[i] if i < len(arena.live_bytes) else 0,
+            "const_bytes": layer.const_bytes if layer else 0,
         })
     npu_macs = sum(r["macs"] for r in layers if r["placement"] == "npu")
     host_macs = sum(_host_macs(graph, r["name"]) for r in layers if r["placement"] == "host")
@@ -31,7 +36,7 @@ def build_report(graph: Graph, costs: dict[str, LayerCost], config: NpuConfig, a
         "npu_macs": npu_macs, "host_macs": host_macs,
         "predicted_cycles": cycles,
         "predicted_utilization": round(npu_macs / max(1, cycles * config.dim**2), 4),
-        "arena_bytes": arena_bytes, "activation_bytes": activation_bytes,
+        "arena_bytes": arena_bytes, "activation_bytes": arena.activation_bytes,
         "fallbacks": [{"name": r["name"], "op": r["op"], "reason": r["reason"]} for r in layers
                       if r["placement"] == "host"],
         "config": config.to_dict(),
@@ -60,14 +65,15 @@ def _host_macs(graph: Graph, name: str) -> int:
 
 def format_table(report: dict) -> str:
     """The report as an aligned text table plus a summary line."""
-    head = ("node", "op", "output", "MACs", "place", "cycles", "util", "reason")
+    head = ("node", "op", "output", "MACs", "place", "cycles", "util", "arena", "reason")
     rows = [head]
     for r in report["layers"]:
         shape = "x".join(map(str, r["output_shape"])) if r["output_shape"] else "?"
         place = "view" if r["view"] and r["placement"] == "npu" else r["placement"]
         util = f"{100 * r['predicted_utilization']:.1f}%" if r["predicted_cycles"] else ""
         rows.append((r["name"], r["op"], shape, f"{r['macs']:,}" if r["macs"] else "", place,
-                     f"{r['predicted_cycles']:,}" if r["predicted_cycles"] else "", util, r["reason"]))
+                     f"{r['predicted_cycles']:,}" if r["predicted_cycles"] else "", util, f"{r['arena_bytes']:,}",
+                     r["reason"]))
     widths = [min(40, max(len(str(row[i])) for row in rows)) for i in range(len(head))]
     lines = ["  ".join(str(c)[:40].ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

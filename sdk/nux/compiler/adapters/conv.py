@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nux.compiler.adapters import Act, adapter, kernel
+from nux.compiler import lower
+from nux.compiler.adapters import Act, adapter
 from nux.compiler.adapters.params import bias, ints, no_auto_pad, weight
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import Emitter, LayerCost, Unsupported
@@ -16,7 +17,7 @@ def conv(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     no_auto_pad(node)
     out_channels = y.shape[1]
     w, w_scale, w_zp = weight(graph, node, 1, out_channels, axis=0)
-    return kernel("conv", "conv2d")(
+    return lower.conv2d(
         em, x, y, w, w_scale, w_zp, bias(graph, node, 2, x.scale, w_scale),
         strides=ints(node, "strides", [1, 1]), pads=_pads(ints(node, "pads", [0, 0, 0, 0])),
         dilations=ints(node, "dilations", [1, 1]), groups=int(node.attr("group", 1)), clamp=node.clamp)
