@@ -137,3 +137,17 @@ def test_layout_helpers():
     assert ir_shape((1, 28, 28, 3)) == (1, 3, 28, 28) and ir_shape((1, 10)) == (1, 10)
     assert [ir_axis(a, 4) for a in (0, 1, 2, 3, -1)] == [0, 2, 3, 1, 1] and ir_axis(-1, 2) == 1
     assert order_free((1, 1, 1, 10)) and order_free((1, 5, 5, 1)) and not order_free((1, 2, 2, 3))
+
+
+@pytest.mark.parametrize("name", ["mnistnet", pytest.param("mobilenet_v2", marks=pytest.mark.slow)])  # 40 s
+def test_real_model_program_has_no_races(test_data, name):
+    """The golden model's decoupled race checker on the compiled TFLite model (test_races.py's check)."""
+    from test_races import _check
+
+    path = test_data / "models" / MODELS[name]
+    if not path.is_file():
+        pytest.skip(f"{path} is not in NUX_TEST_DATA")
+    enf = nux.compiler.compile(path)
+    (info,) = enf.inputs()
+    image = _images(1, seed=2).transpose(0, 3, 1, 2)
+    _check(enf, {info.name: (image.astype(np.float32) - info.zero_point) * np.float32(info.scale)})
