@@ -391,6 +391,33 @@ def bilinear_and_normalizations(rng, dtype):
     return m.build([x], [*outs, logs, norm])
 
 
+def small_cnn(rng, dtype):
+    """A whole small network: conv (stride 2, RELU6) -> depthwise (RELU6) -> 1x1 conv -> residual ADD -> MEAN over
+    H, W -> FULLY_CONNECTED -> SOFTMAX."""
+    m = TflBuilder()
+    lo = 0 if dtype == "uint8" else -128
+    x = _input(m, (1, 10, 10, 3), dtype)
+    c1 = _conv(m, rng, x, 0.02, 8, 3, dtype, Padding=SAME, StrideH=2, StrideW=2, FusedActivationFunction=RELU6,
+               out_scale=6 / 255, out_zp=lo)
+    c2 = _conv(m, rng, c1, 6 / 255, 8, 3, dtype, depthwise=True, Padding=SAME, StrideH=1, StrideW=1,
+               FusedActivationFunction=RELU6,
+               out_scale=6 / 255, out_zp=lo)
+    c3 = _conv(m, rng, c2, 6 / 255, 8, 1, dtype, Padding=VALID, StrideH=1, StrideW=1, out_scale=0.05,
+               out_zp=lo + 128)
+    res = _input(m, (1, 5, 5, 8), dtype, 0.06, lo + 100)
+    m.op("ADD", [c3, c1], [res], "AddOptions")
+    pooled = _input(m, (1, 8), dtype, 0.06, lo + 100)
+    m.op("MEAN", [res, m.tensor((2,), "int32", data=[1, 2])], [pooled], "ReducerOptions", KeepDims=False)
+    w, w_scale, w_zp = _weights(rng, (10, 8), dtype, 0)
+    logits = _input(m, (1, 10), dtype, 0.02, lo + 128)
+    m.op("FULLY_CONNECTED", [pooled, m.tensor((10, 8), dtype, w_scale, w_zp, w, axis=0),
+                             m.tensor((10,), "int32", 0.06 * np.atleast_1d(w_scale), 0, rng.integers(-300, 300, 10))],
+         [logits], "FullyConnectedOptions")
+    probs = m.tensor((1, 10), dtype, 1 / 256, lo)
+    m.op("SOFTMAX", [logits], [probs], "SoftmaxOptions", Beta=1.0)
+    return m.build([x], [probs, pooled])
+
+
 def float_interface(rng, dtype):
     """A float32 model interface: QUANTIZE at the input and DEQUANTIZE at the output become the edges."""
     m = TflBuilder()
@@ -405,7 +432,8 @@ def float_interface(rng, dtype):
 
 CASES = [conv_relu6_same_stride2, depthwise_multiplier, fully_connected_from_nhwc, pools, add_mul_concat,
          reshape_pad_mean_softmax, transpose_and_reshapes, slice_4d, space_depth_split_reduce,
-         resize_prelu_mirror_pad, strided_slice_gather_argmax, bilinear_and_normalizations, float_interface]
+         resize_prelu_mirror_pad, strided_slice_gather_argmax, bilinear_and_normalizations, small_cnn,
+         float_interface]
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8"])
@@ -504,3 +532,11 @@ def test_huge_or_out_of_order_model_is_a_compile_error():
     m.op("RELU", [x], [y])
     with pytest.raises(CompileError, match="before"):
         nux.compiler.compile(m.build([x], [z]))
+
+
+def test_float_model_is_refused_with_a_hint():
+    m = TflBuilder()
+    x, y = m.tensor((1, 4, 4, 2), "float32"), m.tensor((1, 4, 4, 2), "float32")
+    m.op("RELU", [x], [y])
+    with pytest.raises(CompileError, match="not quantized"):
+        nux.compiler.compile(m.build([x], [y]))

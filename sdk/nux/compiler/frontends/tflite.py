@@ -283,6 +283,9 @@ def import_tflite(model: bytes | str | os.PathLike,
         if tuple(shape) != own[name]:
             raise CompileError(f"input {name!r} of a TFLite model has the static shape {list(own[name])} (NHWC); "
                                f"resizing to {list(shape)} is not supported")
+    if not any(t.scale is not None and t.dtype in ("int8", "uint8") for t in tfl.tensors):
+        raise CompileError("the TFLite model is not quantized (no int8/uint8 tensors); convert it with full-integer "
+                           "quantization (TFLiteConverter with a representative_dataset)")
     return TflImporter(tfl).run()
 
 
