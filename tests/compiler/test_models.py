@@ -34,7 +34,10 @@ def _guide_module():
     try:
         return load("quantizer_test_guide", folder / "test_guide.py")
     finally:
-        sys.modules["conftest"] = saved
+        if saved is None:
+            sys.modules.pop("conftest", None)
+        else:
+            sys.modules["conftest"] = saved
 
 
 export_example_net = _guide_module().export_example_net
