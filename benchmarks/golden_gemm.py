@@ -12,8 +12,8 @@ import argparse
 import time
 
 import numpy as np
+from nux.compiler.lower.tiled_gemm import gemm_requant_reference, tiled_gemm_program, tiled_gemm_requant_program
 from nux.golden.machine import Machine
-from nux.golden.programs import gemm_requant_reference, tiled_gemm_program, tiled_gemm_requant_program
 from nux.isa import NpuConfig, assemble
 
 

@@ -5,7 +5,7 @@ Runs on the Verilated RTL through the fast ctypes simulator (`nux.sim.SimDevice`
 * resident: operands already in SP (the ISA's utilization claim, docs/isa.md section 4 GEMM note): for every
   (k tile, n tile) one GEMM preloading a weight tile and streaming M rows, accumulating into ACC; SP contents are
   whatever LOADs put there (values do not change timing). This is the >= 95 % target of the RTL issue.
-* tiled: `nux.golden.programs.tiled_gemm_program` end to end from DRAM (loads, GEMMs, stores overlapping through
+* tiled: `nux.compiler.lower.tiled_gemm_program` end to end from DRAM (loads, GEMMs, stores overlapping through
   the decoupled queues), which also depends on the DMA bandwidth of the simulated DRAM. Twice: A row-major (the
   host's layout: one short burst per A row) and A pre-tiled by the planner (`a_tiled`: contiguous A tile loads
   that the load unit coalesces into long bursts). The result is checked against A @ B.
@@ -22,7 +22,7 @@ import argparse
 import time
 
 import numpy as np
-from nux.golden.programs import gemm_requant_reference, tiled_gemm_program, tiled_gemm_requant_program
+from nux.compiler.lower.tiled_gemm import gemm_requant_reference, tiled_gemm_program, tiled_gemm_requant_program
 from nux.isa import PERF, REG, Instr, NpuConfig, Status, assemble
 
 PROG_BASE = 0x80_0000  # above the operands of a 512^3 GEMM

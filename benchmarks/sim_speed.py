@@ -5,7 +5,7 @@
     python benchmarks/sim_speed.py --dims 8 --size 256 --study --cache /tmp/simbench
 
 For each configuration it builds the simulator (or takes it from the cache: then the build time printed is the one
-recorded when it was built), runs a tiled int32 GEMM (nux.golden.programs.tiled_gemm_program, operands in DRAM,
+recorded when it was built), runs a tiled int32 GEMM (nux.compiler.lower.tiled_gemm_program, operands in DRAM,
 loads/stores included) from doorbell to interrupt, checks the result against NumPy bit for bit, and prints
 cycles/s, wall time and array utilisation (ARRAY_BUSY / CYCLES). `--study` rebuilds dim 8 with one option changed
 at a time (Verilator -O level, X handling, C++ -O level, tracing compiled out, --threads 2, output splitting,
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from nux.golden.programs import tiled_gemm_program
+from nux.compiler.lower.tiled_gemm import tiled_gemm_program
 from nux.isa import PERF, REG, TEST_CONFIGS, Irq, NpuConfig, Status, assemble
 from nux.sim.build import BuildOptions, build
 from nux.sim.device import SimDevice

@@ -1,14 +1,14 @@
 """The issue's acceptance test: a hand-written ENF program, a tiled int8 GEMM with bias, per-channel requant and
 ReLU whose A is larger than the scratchpad, runs through `Npu` and equals the op-level NumPy reference exactly,
 for every test NpuConfig. Two programs: our own (tiled_gemm.py, SYNC-ordered) and the golden model's
-double-buffered, token-pipelined builder (nux.golden.programs), each wrapped in an ENF."""
+double-buffered, token-pipelined builder (nux.compiler.lower.tiled_gemm), each wrapped in an ENF."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from nux.compiler.lower.tiled_gemm import gemm_requant_reference, tiled_gemm_requant_program
 from nux.enf import DType, Enf, Program, TensorInfo, TensorRole, read_enf, write_enf
-from nux.golden.programs import gemm_requant_reference, tiled_gemm_requant_program
 from nux.isa import TEST_CONFIGS, assemble
 from tiled_gemm import random_case, tiled_gemm_enf
 
@@ -39,7 +39,7 @@ def test_tiled_gemm_requant_relu_matches_reference(make_npu, config):
 
 
 def golden_builder_enf(config, a, w, bias, m, s, a_zp, w_zp, out_zp) -> Enf:
-    """nux.golden.programs' double-buffered, token-pipelined GEMM (another author, another schedule) as an ENF:
+    """nux.compiler.lower's double-buffered, token-pipelined GEMM (another author, another schedule) as an ENF:
     weights, bias and requant rows become the constant section, A and C the tensor table."""
     (M, K), N = a.shape, w.shape[1]
     program, lay = tiled_gemm_requant_program(config, M, K, N, a_zp=a_zp, w_zp=w_zp, out_zp=out_zp)

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "cocotb"))
 sys.path.insert(0, str(HERE))
 
-from nux.golden.programs import tiled_gemm_program, tiled_gemm_requant_program  # noqa: E402
+from nux.compiler.lower.tiled_gemm import tiled_gemm_program, tiled_gemm_requant_program  # noqa: E402
 from nux.isa import STATUS, ErrorCode, Instr, NpuConfig, assemble  # noqa: E402
 from randprog import RandomProgram  # noqa: E402
 from rtl_system import DRAM_SIZE, Case, NpuSim, aborted, golden_outcome, mismatches, program_case  # noqa: E402
@@ -156,7 +156,7 @@ def check_error_codes_covered(cases: list[Case], config: NpuConfig) -> None:
 
 
 def gemm_case(config: NpuConfig, M: int, K: int, N: int, requant: bool, seed: int) -> Case:  # noqa: N803
-    """The ENF-level tiled GEMM programs of nux.golden.programs (double-buffered, all three queues overlap)."""
+    """The ENF-level tiled GEMM programs of nux.compiler.lower (double-buffered, all three queues overlap)."""
     rng = np.random.default_rng(seed)
     a = rng.integers(-128, 128, (M, K), dtype=np.int8)
     b = rng.integers(-128, 128, (K, N), dtype=np.int8)

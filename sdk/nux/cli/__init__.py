@@ -31,6 +31,8 @@ COMMAND_MODULES = [
     "nux.cli.info",
     "nux.cli.isa_tools",
     "nux.cli.enf_tools",
+    "nux.cli.compile",
+    "nux.cli.run",
     "nux.cli.quantize",
     "nux.cli.rtl",
     "nux.cli.sim",

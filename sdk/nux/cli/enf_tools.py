@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nux.enf import EnfError
+from nux.enf import EnfError, read_enf
 from nux.enf.report import inspect_report
 
 
@@ -23,6 +23,11 @@ def inspect_command(
     except EnfError as exc:
         raise EnfError(f"{path}: {exc}") from None
     typer.echo(report, nl=False)
+    layers = read_enf(data).meta.get("report")
+    if isinstance(layers, dict) and "layers" in layers:  # written by nux compile
+        from nux.compiler import format_table
+
+        typer.echo("\nlayers (compile report)\n" + format_table(layers))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ this package stays on the ground floor: it imports nothing but nux.isa and nux.e
 - requant: TFLite fixed-point requantization, vectorised and bit exact.
 - machine: `Machine`, the program-order interpreter of instruction streams (faults as `NpuFault`).
 - kernels: op-level quantized reference kernels (conv, matmul, pooling, add/mul, LUT), independent of the ISA.
-- programs: builders of tiled GEMM programs shared by the benchmark and the driver's end-to-end tests.
+- programs: `copy_program`, the smallest useful program (tiled operator programs live in nux.compiler.lower).
 - decoupled: a random-interleaving executor that exposes missing dependency tokens in a program.
 """
 
@@ -15,14 +15,6 @@ from nux.golden.decoupled import run_decoupled
 from nux.golden.errors import Cancelled, MachineError, NpuFault
 from nux.golden.kernels import KernelError, make_lut
 from nux.golden.machine import Machine
-from nux.golden.programs import (
-    GemmLayout,
-    ProgramError,
-    gemm_requant_reference,
-    plan_gemm,
-    tiled_gemm_program,
-    tiled_gemm_requant_program,
-)
 from nux.golden.requant import (
     RequantError,
     mbqm,
@@ -35,7 +27,6 @@ from nux.golden.requant import (
 
 __all__ = [
     "kernels", "run_decoupled", "Cancelled", "MachineError", "NpuFault", "KernelError", "make_lut",
-    "Machine", "GemmLayout", "ProgramError", "gemm_requant_reference", "plan_gemm", "tiled_gemm_program",
-    "tiled_gemm_requant_program", "RequantError", "mbqm", "quantize_multiplier", "requant", "rounding_divide_by_pot",
+    "Machine", "RequantError", "mbqm", "quantize_multiplier", "requant", "rounding_divide_by_pot",
     "srdhm", "wrap32",
 ]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nux.golden.decoupled import run_decoupled
-from nux.golden.machine import Machine
-from nux.golden.programs import (
+from nux.compiler.lower.tiled_gemm import (
     ProgramError,
     gemm_requant_reference,
     plan_gemm,
     tiled_gemm_program,
     tiled_gemm_requant_program,
 )
+from nux.golden.decoupled import run_decoupled
+from nux.golden.machine import Machine
 from nux.isa import Instr, NpuConfig, Opcode, assemble
 
 CONFIG = NpuConfig(dim=4, sp_rows=64, acc_rows=32)  # tiny memories force many blocks and steps

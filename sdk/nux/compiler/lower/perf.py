@@ -1,0 +1,164 @@
+"""The performance model: cycles of an instruction stream on the decoupled NPU, from the documented RTL timing.
+
+One pass in program order replays what the hardware does (docs/compiler_lowering.md, "Performance model"):
+dispatch takes DISPATCH_CYCLES per instruction and stalls when the target queue already holds QUEUE_DEPTH
+instructions that have not started; each queue runs its instructions in order; a pop waits for the matching
+push's completion (pushes on a channel come from one queue, so the k-th pop takes the k-th push); SYNC and END
+wait for every queue to finish. The dispatch-time token rule guarantees that every push a pop needs is earlier in
+program order, so one pass suffices.
+
+Per-instruction costs (rtl_compute.md, rtl.md):
+- GEMM streams one row per cycle and chains with the previous GEMM; a preloading GEMM shorter than 3*dim - 2
+  rows leaves the difference as bubbles; results land 2*dim - 1 + GEMM_TAIL cycles after the last row enters.
+- REQUANT/VECTOR/POOL wait for the GEMM engine's last write and the previous vector instruction, read their
+  parameter rows (one per cycle), stream one row (or one pool tap) per cycle and drain VECTOR_DRAIN cycles.
+- LOAD: contiguous whole-beat runs at one beat per cycle; any other DRAM row at one AXI burst per
+  1/BURSTS_PER_CYCLE cycles (or its beats, if more); padding rows one cycle; LOADs pipeline back to back and
+  complete DRAM_LATENCY after their last request.
+- STORE: contiguous whole-beat runs at beats + 1 cycle per row; other rows beats + 2; completes after the
+  write responses (DRAM_LATENCY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from nux.isa import Instr, Mem, NpuConfig, Opcode, VectorOp
+
+DISPATCH_CYCLES = 2
+QUEUE_DEPTH = 8
+GEMM_TAIL = 2
+VECTOR_DRAIN = 12
+ADD_DRAIN = 20
+DRAM_LATENCY = 20
+BURSTS_PER_CYCLE = 0.73
+VECTOR_PARAMS = {VectorOp.ADD: 6, VectorOp.LUT: 0}
+
+_QUEUE = {Opcode.LOAD: 0, Opcode.GEMM: 1, Opcode.REQUANT: 1, Opcode.VECTOR: 1, Opcode.POOL: 1, Opcode.STORE: 2}
+# (queue, flag) -> channel: 0 = L->C, 1 = C->L, 2 = C->S, 3 = S->C
+_PUSH = {(0, "push_next"): 0, (1, "push_prev"): 1, (1, "push_next"): 2, (2, "push_prev"): 3}
+_POP = {(1, "pop_prev"): 0, (0, "pop_next"): 1, (2, "pop_prev"): 2, (1, "pop_next"): 3}
+
+
+def _beats(config: NpuConfig, nbytes: int, offset: int) -> int:
+    beat = config.axi_data_bits // 8
+    return (offset + nbytes - 1) // beat - offset // beat + 1
+
+
+def _dma_rows(ins: Instr, config: NpuConfig) -> tuple[int, int, int, bool]:
+    """(data rows, padding rows, bytes per row, contiguous whole-beat run) of a LOAD or STORE."""
+    v = ins.values
+    esize = 4 if v.get("dst", v.get("src")) == Mem.ACC else 1
+    row = (v["row_elems"] or config.dim) * esize
+    data = v["x_size"] * v["y_size"] * v["z_size"]
+    total = data
+    if ins.opcode is Opcode.LOAD:
+        xn = v["x_size"] + v["x_pad_before"] + v["x_pad_after"]
+        yn = v["y_size"] + v["y_pad_before"] + v["y_pad_after"]
+        total = xn * yn * v["z_size"]
+    beat = config.axi_data_bits // 8
+    beats = -(-row // beat)
+    whole = row % beat == 0 and v["dram_offset"] % beat == 0 and beats & (beats - 1) == 0
+    contiguous = whole and (v["x_stride"] == row or v["x_size"] == 1)
+    return data, total - data, row, contiguous
+
+
+def load_cycles(ins: Instr, config: NpuConfig) -> float:
+    """Cycles the load unit is busy with one LOAD (not counting the DRAM latency it overlaps)."""
+    data, pad, row, contiguous = _dma_rows(ins, config)
+    beats = _beats(config, row, ins.values["dram_offset"])
+    per_row = beats if contiguous else max(beats, 1 / BURSTS_PER_CYCLE)
+    return data * per_row + pad
+
+
+def store_cycles(ins: Instr, config: NpuConfig) -> float:
+    data, _, row, contiguous = _dma_rows(ins, config)
+    beats = _beats(config, row, ins.values["dram_offset"])
+    return data * (beats + (1 if contiguous else 2))
+
+
+def compute_cycles(ins: Instr, config: NpuConfig) -> float:
+    """Streaming cycles of a compute instruction (rows or taps), without its fill and drain."""
+    v = ins.values
+    if ins.opcode is Opcode.GEMM:
+        rows = v["x_size"] * v["y_size"]
+        return max(rows, 3 * config.dim - 2) if v["preload"] else rows
+    if ins.opcode is Opcode.REQUANT:
+        return 2 + v["n_rows"]
+    if ins.opcode is Opcode.VECTOR:
+        return VECTOR_PARAMS.get(v["vop"], 2) + v["x_size"] * v["y_size"]
+    return 2 + v["x_size"] * v["y_size"] * v["win_x"] * v["win_y"]  # POOL
+
+
+def gather_row_cycles(config: NpuConfig, row_bytes: int) -> float:
+    """Load-unit cycles of one strided (non-coalesced) DRAM row: one burst each, or its beats if more."""
+    return max(-(-row_bytes // (config.axi_data_bits // 8)), 1 / BURSTS_PER_CYCLE)
+
+
+class _Model:
+    def __init__(self, config: NpuConfig):
+        self.config = config
+        self.dispatch = 0.0
+        self.free = [0.0, 0.0, 0.0]          # when each queue can start its next instruction
+        self.done = [0.0, 0.0, 0.0]          # when each queue's last instruction completed
+        self.gemm_written = 0.0              # when the GEMM engine's last row is in ACC
+        self.vector_done = 0.0
+        self.starts: list[list[float]] = [[], [], []]
+        self.pushes: list[list[float]] = [[], [], [], []]
+        self.pops = [0, 0, 0, 0]
+
+    def step(self, ins: Instr) -> None:
+        if ins.opcode in (Opcode.SYNC, Opcode.END):
+            self.dispatch = max(self.dispatch + DISPATCH_CYCLES, *self.done, *self.free)
+            return
+        q = _QUEUE.get(ins.opcode, ins.values.get("queue", 0))
+        started = self.starts[q]
+        at = self.dispatch + DISPATCH_CYCLES
+        if len(started) >= QUEUE_DEPTH:
+            at = max(at, started[-QUEUE_DEPTH])
+        self.dispatch = at
+        start = max(at, self.free[q])
+        for (queue, flag), channel in _POP.items():
+            if queue == q and ins.values[flag]:
+                start = max(start, self.pushes[channel][self.pops[channel]])
+                self.pops[channel] += 1
+        end = self._run(ins, q, start)
+        started.append(start)
+        self.done[q] = max(self.done[q], end)
+        for (queue, flag), channel in _PUSH.items():
+            if queue == q and ins.values[flag]:
+                self.pushes[channel].append(end)
+
+    def _run(self, ins: Instr, q: int, start: float) -> float:
+        """Occupy queue q from `start`; return when the instruction's writes are visible."""
+        cfg = self.config
+        if ins.opcode is Opcode.LOAD:
+            self.free[0] = start + load_cycles(ins, cfg)
+            return self.free[0] + DRAM_LATENCY
+        if ins.opcode is Opcode.STORE:
+            self.free[2] = start + store_cycles(ins, cfg)
+            return self.free[2] + DRAM_LATENCY
+        if ins.opcode is Opcode.NOP:
+            self.free[q] = start + 1
+            return start + 1
+        if ins.opcode is Opcode.GEMM:
+            start = max(start, self.vector_done)
+            self.free[1] = start + compute_cycles(ins, cfg)
+            self.gemm_written = self.free[1] + 2 * cfg.dim - 1 + GEMM_TAIL
+            return self.gemm_written
+        start = max(start, self.gemm_written, self.vector_done)
+        drain = ADD_DRAIN if ins.opcode is Opcode.VECTOR and ins.values["vop"] == VectorOp.ADD else VECTOR_DRAIN
+        self.vector_done = start + compute_cycles(ins, cfg) + drain
+        self.free[1] = self.vector_done
+        return self.vector_done
+
+
+def predict_cycles(config: NpuConfig, program: Iterable[Instr]) -> int:
+    """Modelled cycles from the first dispatch until every queue is idle (a layer, or a task up to its END)."""
+    model = _Model(config)
+    for ins in program:
+        model.step(ins)
+    return int(round(max(model.dispatch, *model.done, *model.free)))
+
+
+__all__ = ["predict_cycles", "gather_row_cycles", "load_cycles", "store_cycles", "compute_cycles"]
