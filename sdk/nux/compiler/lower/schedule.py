@@ -30,7 +30,11 @@ from nux.isa import Instr, Mem, NpuConfig, Opcode
 
 
 class GemmSource(Protocol):
-    """Where A comes from and where C goes: blocks of output rows, each with its own LOADs and STOREs."""
+    """Where A comes from and where C goes: blocks of output rows, each with its own LOADs and STOREs.
+
+    A source whose weights are an activation (GemmOperands.w is None) also has
+    `load_w(kc, n0, nts, dst_row) -> list[Instr]`, the LOADs of weight tiles (kc, n0..n0+nts-1).
+    """
 
     def block_rows(self, block: int) -> int:
         """Rows of output block `block` (at most the plan's tile_m)."""
