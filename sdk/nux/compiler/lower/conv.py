@@ -149,6 +149,48 @@ class _ConvSource:
         return instrs
 
 
+class _BandSource(_ConvSource):
+    """Whole output rows; per channel chunk one LOAD of the band of (zero-point-padded) input rows they read.
+
+    Each kernel tap is then a GEMM over a shifted, strided view of that band (offset ky*dh*Wp + kx*dw, x stride
+    sw, y stride sh*Wp), so the input is read once per chunk instead of once per tap. Chunks are channel chunks
+    (`_tap_chunks` order with the channel chunk outermost: weight tile (chunk, tap) = (kc*taps + t)).
+    """
+
+    def __init__(self, *args, geo: ConvGeometry, lanes: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.geo, self.lanes = geo, lanes
+        wo = self.y.shape[3]
+        self.wp = (wo - 1) * geo.strides[1] + (geo.kw - 1) * geo.dilations[1] + 1
+        rows = max(b[2] for b in self.blocks)
+        self.a_rows = self.band_height(rows) * self.wp
+
+    def band_height(self, noy: int) -> int:
+        return (noy - 1) * self.geo.strides[0] + (self.geo.kh - 1) * self.geo.dilations[0] + 1
+
+    def load_a(self, block: int, kc: int, dst_row: int) -> list[Instr]:
+        n, oy0, noy, _, _ = self.blocks[block]
+        img, geo, lanes = self.img, self.geo, self.lanes[kc]
+        pt, pl = geo.pads[0], geo.pads[1]
+        height = self.band_height(noy)
+        yb, yv, ya = _axis(oy0 * geo.strides[0] - pt, height, 1, 0, img.h)
+        xv = max(0, min(img.w, self.wp - pl))
+        common = dict(dst=Mem.SP, dst_row=dst_row, row_elems=lanes % self.dim, pad_value=self.zp & 0xFF)
+        if not (yv and xv):
+            return [Instr(Opcode.LOAD, dram_offset=self.zp_row, x_size=self.wp, y_size=height, **common)]
+        iy = oy0 * geo.strides[0] - pt + yb
+        return [Instr(Opcode.LOAD, dram_offset=img.offset + (n * img.h + iy) * img.w * img.c + self.chunks[kc].boff,
+                      x_size=xv, x_stride=img.c, y_size=yv, y_stride=img.w * img.c, x_pad_before=_pad_field(pl),
+                      x_pad_after=_pad_field(self.wp - pl - xv), y_pad_before=_pad_field(yb),
+                      y_pad_after=_pad_field(ya), **common)]
+
+    def views(self, block: int, kc: int) -> list[tuple[int, int, int, int, int]]:
+        _, _, noy, _, nox = self.blocks[block]
+        (sh, sw), (dh, dw), wp = self.geo.strides, self.geo.dilations, self.wp
+        return [(ky * dh * wp + kx * dw, nox, noy, sw, sh * wp) for ky in range(self.geo.kh)
+                for kx in range(self.geo.kw)]
+
+
 def _blocks(n: int, ho: int, wo: int, tile_m: int) -> list[tuple[int, int, int, int, int]]:
     """(image, first output row, rows, first column, columns) blocks of at most tile_m pixels."""
     if tile_m >= wo:
@@ -268,36 +310,70 @@ class _Job:
     zp_row: int
 
 
-def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> tuple[list[Instr], str]:
-    """The GEMM schedule of groups g0..g1-1 (their weights, bias and parameters as constants)."""
-    em, cfg, dim = job.em, job.em.config, job.em.config.dim
+def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[tuple[float, int, int, str | None, bool]]:
+    """(estimated cycles, tile_m, tile_nt, bias mode, banded) for each bias mode of one layout."""
+    cfg, dim, geo = job.em.config, job.em.config.dim, job.geo
     n, _, ho, wo = job.y.shape
-    og = job.y.shape[1] // job.geo.groups
-    nt, kt = -(-(g1 - g0) * og // dim), len(chunks)
-    o_sl = slice(g0 * og, g1 * og)
-    b = _bundle_weights(job.w, job.w_zp, job.geo, chunks, g0, g1, dim)
-    bias = job.bias[o_sl]
+    taps = geo.kh * geo.kw if band else 1
+    gather = gather_row_cycles(cfg, dim)
+    wp = (wo - 1) * geo.strides[1] + (geo.kw - 1) * geo.dilations[1] + 1
+
+    def band_rows(tm: int) -> int:
+        return ((tm // wo - 1) * geo.strides[0] + (geo.kh - 1) * geo.dilations[0] + 1) * wp
+
     modes: list[str | None] = ["acc"] + (["gemm"] if bias_chunk(bias, dim, nt) else []) if bias.any() else [None]
-
-    def plan(mode: str | None) -> tuple[float, int, int]:
-        def estimate(tm: int, tn: int) -> float:
+    candidates = [r * wo for r in range(1, ho + 1) if band_rows(r * wo) <= cfg.sp_rows] if band \
+        else _tile_candidates(ho, wo)
+    out = []
+    for mode in modes:
+        def estimate(tm: int, tn: int, mode: str | None = mode) -> float:
             rows = [blk[2] * blk[4] for blk in _blocks(n, ho, wo, tm)]
-            return estimate_cycles(cfg, rows, kt, nt, tn, gather_row_cycles(cfg, dim), True, mode)
+            a_cost = band_rows(tm) * gather / (taps * tm) if band else gather
+            return estimate_cycles(cfg, rows, kt * taps, nt, tn, a_cost, True, mode)
 
-        return best_tiles(cfg, _tile_candidates(ho, wo), nt, True, estimate, int(mode == "gemm"))
+        try:
+            plan = best_tiles(cfg, candidates, nt, True, estimate, int(mode == "gemm"),
+                              band_rows if band else None, taps)
+        except Unsupported:
+            continue
+        out.append((*plan, mode, band))
+    return out
 
-    _, tile_m, tile_nt, mode = min((*plan(mode), mode) for mode in modes)
+
+def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> tuple[list[Instr], str]:
+    """The GEMM schedule of groups g0..g1-1 (their weights, bias and parameters as constants): per-tap chunks,
+    or input bands read once per channel chunk (taps as shifted views), whichever the estimate prefers."""
+    em, cfg, dim, geo = job.em, job.em.config, job.em.config.dim, job.geo
+    n, _, ho, wo = job.y.shape
+    og = job.y.shape[1] // geo.groups
+    nt = -(-(g1 - g0) * og // dim)
+    o_sl = slice(g0 * og, g1 * og)
+    bias = job.bias[o_sl]
+    taps = geo.kh * geo.kw
+    banded = img.offset == job.x.offset and taps > 1  # not the packed-row layout
+    by_channel = sorted(chunks, key=lambda ch: (ch.boff, int(ch.tap[0][0]), int(ch.tap[1][0]))) if banded else []
+    plans = _plans(job, nt, len(chunks), bias, False)
+    if banded:
+        plans += _plans(job, nt, len(chunks) // taps, bias, True)
+    if not plans:
+        raise Unsupported(f"no tiling fits sp_rows={cfg.sp_rows}, acc_rows={cfg.acc_rows} (double-buffered)")
+    _, tile_m, tile_nt, mode, band = min(plans, key=lambda p: p[0])
+    order = by_channel if band else chunks
     chunk = bias_chunk(bias, dim, nt) if mode == "gemm" else None
-    ops = GemmOperands(kt=kt, nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed, w_zp=job.w_zp,
-                       w_signed=job.w.dtype == np.int8, w=em.const(weight_tiles(b, dim, job.w_zp)),
+    b = _bundle_weights(job.w, job.w_zp, geo, order, g0, g1, dim)
+    ops = GemmOperands(kt=len(order) // (taps if band else 1), nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed,
+                       w_zp=job.w_zp, w_signed=job.w.dtype == np.int8, w=em.const(weight_tiles(b, dim, job.w_zp)),
                        bias=em.const(int32_row(bias, nt * dim)) if mode == "acc" else None,
                        params=em.const(param_rows(dim, job.m[o_sl], job.s[o_sl], nt)), requant=job.requant,
-                       bias_gemm=(em.const(chunk[0]), em.const(chunk[1])) if chunk else None)
+                       bias_gemm=(em.const(chunk[0]), em.const(chunk[1])) if chunk else None,
+                       taps=taps if band else 1)
     blocks = _blocks(n, ho, wo, tile_m)
-    source = _ConvSource(cfg, img, chunks, job.geo.strides, job.y, (g0 * og, g1 * og), job.x.zero_point,
-                         job.zp_row, blocks)
+    args = (cfg, img, order[::taps] if band else order, geo.strides, job.y, (g0 * og, g1 * og), job.x.zero_point,
+            job.zp_row, blocks)
+    source = _BandSource(*args, geo=geo, lanes=[ch.lanes for ch in order[::taps]]) if band else _ConvSource(*args)
     program = GemmSchedule(cfg, ops, source, len(blocks), tile_m, tile_nt).build()
-    return program, f"groups {g0}..{g1 - 1}: {kt} chunks, tiles {tile_m} x {tile_nt}, bias {mode}"
+    return program, (f"groups {g0}..{g1 - 1}: {ops.kt} chunks{f' x {taps} taps (bands)' if band else ''}, "
+                     f"tiles {tile_m} x {tile_nt}, bias {mode}")
 
 
 def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.ndarray | float,
