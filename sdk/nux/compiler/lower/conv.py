@@ -36,7 +36,7 @@ from nux.compiler.lower.common import (
     weight_tiles,
     weights_8bit,
 )
-from nux.compiler.lower.perf import gather_row_cycles
+from nux.compiler.lower.perf import gather_row_cycles, predict_cycles
 from nux.compiler.lower.schedule import GemmOperands, GemmSchedule, Requant, best_tiles, estimate_cycles
 from nux.compiler.lower.target import ActTensor, Emitter, LayerCost, LoweringError, Unsupported
 from nux.isa import Instr, Mem, NpuConfig, Opcode
@@ -310,7 +310,7 @@ class _Job:
     zp_row: int
 
 
-def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[tuple[float, int, int, str | None, bool]]:
+def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[Plan]:
     """(estimated cycles, tile_m, tile_nt, bias mode, banded) for each bias mode of one layout."""
     cfg, dim, geo = job.em.config, job.em.config.dim, job.geo
     n, _, ho, wo = job.y.shape
@@ -340,40 +340,61 @@ def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[tu
     return out
 
 
-def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> tuple[list[Instr], str]:
-    """The GEMM schedule of groups g0..g1-1 (their weights, bias and parameters as constants): per-tap chunks,
-    or input bands read once per channel chunk (taps as shifted views), whichever the estimate prefers."""
+Plan = tuple[float, int, int, str | None, bool]  # (estimate, tile_m, tile_nt, bias mode, banded)
+CLOSE_CALL = 0.75  # estimates closer than this ratio are settled by the full model on both programs ...
+SMALL_LAYER = 500_000  # ... for layers under this many estimated cycles (fixed costs blur the estimate there)
+
+
+def _schedule(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image, plan: Plan,
+              dry: bool) -> list[Instr]:
+    """The program of one plan; `dry` builds it without allocating constants (offsets 0: timing only)."""
     em, cfg, dim, geo = job.em, job.em.config, job.em.config.dim, job.geo
     n, _, ho, wo = job.y.shape
     og = job.y.shape[1] // geo.groups
-    nt = -(-(g1 - g0) * og // dim)
-    o_sl = slice(g0 * og, g1 * og)
-    bias = job.bias[o_sl]
-    taps = geo.kh * geo.kw
-    banded = img.offset == job.x.offset and taps > 1  # not the packed-row layout
-    by_channel = sorted(chunks, key=lambda ch: (ch.boff, int(ch.tap[0][0]), int(ch.tap[1][0]))) if banded else []
-    plans = _plans(job, nt, len(chunks), bias, False)
-    if banded:
-        plans += _plans(job, nt, len(chunks) // taps, bias, True)
-    if not plans:
-        raise Unsupported(f"no tiling fits sp_rows={cfg.sp_rows}, acc_rows={cfg.acc_rows} (double-buffered)")
-    _, tile_m, tile_nt, mode, band = min(plans, key=lambda p: p[0])
-    order = by_channel if band else chunks
-    chunk = bias_chunk(bias, dim, nt) if mode == "gemm" else None
-    b = _bundle_weights(job.w, job.w_zp, geo, order, g0, g1, dim)
-    ops = GemmOperands(kt=len(order) // (taps if band else 1), nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed,
-                       w_zp=job.w_zp, w_signed=job.w.dtype == np.int8, w=em.const(weight_tiles(b, dim, job.w_zp)),
-                       bias=em.const(int32_row(bias, nt * dim)) if mode == "acc" else None,
-                       params=em.const(param_rows(dim, job.m[o_sl], job.s[o_sl], nt)), requant=job.requant,
-                       bias_gemm=(em.const(chunk[0]), em.const(chunk[1])) if chunk else None,
-                       taps=taps if band else 1)
+    nt, o_sl = -(-(g1 - g0) * og // dim), slice(g0 * og, g1 * og)
+    _, tile_m, tile_nt, mode, band = plan
+    taps = geo.kh * geo.kw if band else 1
+    order = sorted(chunks, key=lambda ch: (ch.boff, int(ch.tap[0][0]), int(ch.tap[1][0]))) if band else chunks
+
+    def const(make) -> int:
+        return 0 if dry else em.const(make())
+
+    chunk = bias_chunk(job.bias[o_sl], dim, nt) if mode == "gemm" else None
+    ops = GemmOperands(kt=len(order) // taps, nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed,
+                       w_zp=job.w_zp, w_signed=job.w.dtype == np.int8, requant=job.requant, taps=taps,
+                       w=const(lambda: weight_tiles(_bundle_weights(job.w, job.w_zp, geo, order, g0, g1, dim), dim,
+                                                    job.w_zp)),
+                       bias=const(lambda: int32_row(job.bias[o_sl], nt * dim)) if mode == "acc" else None,
+                       params=const(lambda: param_rows(dim, job.m[o_sl], job.s[o_sl], nt)),
+                       bias_gemm=(const(lambda: chunk[0]), const(lambda: chunk[1])) if chunk else None)
     blocks = _blocks(n, ho, wo, tile_m)
-    args = (cfg, img, order[::taps] if band else order, geo.strides, job.y, (g0 * og, g1 * og), job.x.zero_point,
-            job.zp_row, blocks)
+    args = (cfg, img, order[::taps], geo.strides, job.y, (g0 * og, g1 * og), job.x.zero_point, job.zp_row, blocks)
     source = _BandSource(*args, geo=geo, lanes=[ch.lanes for ch in order[::taps]]) if band else _ConvSource(*args)
-    program = GemmSchedule(cfg, ops, source, len(blocks), tile_m, tile_nt).build()
-    return program, (f"groups {g0}..{g1 - 1}: {ops.kt} chunks{f' x {taps} taps (bands)' if band else ''}, "
-                     f"tiles {tile_m} x {tile_nt}, bias {mode}")
+    return GemmSchedule(cfg, ops, source, len(blocks), tile_m, tile_nt).build()
+
+
+def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> tuple[list[Instr], str]:
+    """The GEMM schedule of groups g0..g1-1 (their weights, bias and parameters as constants): per-tap chunks,
+    or input bands read once per channel chunk (taps as shifted views). The quick estimate ranks tilings within
+    each layout; when the two layouts' best estimates are close on a small layer, the full model decides."""
+    cfg, geo = job.em.config, job.geo
+    og = job.y.shape[1] // geo.groups
+    nt = -(-(g1 - g0) * og // cfg.dim)
+    bias, taps = job.bias[g0 * og : g1 * og], geo.kh * geo.kw
+    best = [min(p, key=lambda q: q[0]) for p in (_plans(job, nt, len(chunks), bias, False),
+            _plans(job, nt, len(chunks) // taps, bias, True) if img.offset == job.x.offset and taps > 1 else [])
+            if p]
+    if not best:
+        raise Unsupported(f"no tiling fits sp_rows={cfg.sp_rows}, acc_rows={cfg.acc_rows} (double-buffered)")
+    plan = min(best, key=lambda q: q[0])
+    low, high = sorted(q[0] for q in best) if len(best) == 2 else (0, 1)
+    if len(best) == 2 and low / high > CLOSE_CALL and high < SMALL_LAYER:
+        plan = min(best, key=lambda q: predict_cycles(cfg, _schedule(job, g0, g1, chunks, img, q, dry=True)))
+    _, tile_m, tile_nt, mode, band = plan
+    kt = len(chunks) // taps if band else len(chunks)
+    return _schedule(job, g0, g1, chunks, img, plan, dry=False), (
+        f"groups {g0}..{g1 - 1}: {kt} chunks{f' x {taps} taps (bands)' if band else ''}, tiles {tile_m} x "
+        f"{tile_nt}, bias {mode}")
 
 
 def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.ndarray | float,
