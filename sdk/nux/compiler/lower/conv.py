@@ -310,6 +310,11 @@ class _Job:
     zp_row: int
 
 
+Plan = tuple[float, int, int, str | None, bool]  # (estimate, tile_m, tile_nt, bias mode, banded)
+CLOSE_CALL = 0.75  # estimates closer than this ratio are settled by the full model on both programs ...
+SMALL_LAYER = 500_000  # ... for layers under this many estimated cycles (fixed costs blur the estimate there)
+
+
 def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[Plan]:
     """(estimated cycles, tile_m, tile_nt, bias mode, banded) for each bias mode of one layout."""
     cfg, dim, geo = job.em.config, job.em.config.dim, job.geo
@@ -338,11 +343,6 @@ def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[Pl
             continue
         out.append((*plan, mode, band))
     return out
-
-
-Plan = tuple[float, int, int, str | None, bool]  # (estimate, tile_m, tile_nt, bias mode, banded)
-CLOSE_CALL = 0.75  # estimates closer than this ratio are settled by the full model on both programs ...
-SMALL_LAYER = 500_000  # ... for layers under this many estimated cycles (fixed costs blur the estimate there)
 
 
 def _schedule(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image, plan: Plan,
