@@ -3,12 +3,35 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import nux
 import onnx
 import pytest
 from nux.enf import save_enf
 from nux.reference import run_onnx
+
+TESTS = Path(__file__).parents[1]
+
+
+def _load_with_conftest(path: Path, conftest: Path):
+    """Import another folder's test module (where the guide's ExampleNet is defined, once) while its own
+    conftest is the `conftest` it imports from."""
+    def load(name: str, where: Path):
+        spec = importlib.util.spec_from_file_location(name, where)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    saved = sys.modules.get("conftest")
+    sys.modules["conftest"] = load(f"{conftest.parent.name}_conftest", conftest)
+    try:
+        return load(f"{path.parent.name}_{path.stem}", path)
+    finally:
+        sys.modules["conftest"] = saved
 
 
 def test_one_click_quantization_then_a_session_on_mnist(test_data):
@@ -53,14 +76,8 @@ def test_the_sync_model_api_as_the_guide_writes_it(npu_enf, tmp_path, monkeypatc
 def test_the_guides_example_net_end_to_end():
     """ExampleNet (1x3x224x224) exported with torch, quantized with random calibration, run in a session
     (~35 s: the export alone takes ~20 s)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("compiler_models", Path(__file__).parents[1] / "compiler" /
-                                                  "test_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    model = module.export_example_net()
+    model_module = _load_with_conftest(TESTS / "compiler" / "test_models.py", TESTS / "compiler" / "conftest.py")
+    model = model_module.export_example_net()
     quantized_model = nux.quantizer.post_training_quantization(model, ["input"])
     x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
     with nux.session.create(quantized_model) as sess:
