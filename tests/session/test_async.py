@@ -10,8 +10,8 @@ from concurrent.futures import CancelledError
 import numpy as np
 import nux.session
 import pytest
-from conftest import X_SHAPE
 from nux.session import InferenceError, InputTypeError, RecvTimeout, SessionError
+from session_models import X_SHAPE
 
 
 def many_inputs(count: int) -> list[np.ndarray]:

@@ -7,13 +7,13 @@ import numpy as np
 import nux.session
 import onnx
 import pytest
-from conftest import X_SHAPE, float_model
 from nux.compiler import CompileError
 from nux.enf import save_enf
 from nux.executor import Executor
 from nux.isa import ConfigError, NpuConfig
 from nux.reference import run_onnx
 from nux.session import InputError, InputTypeError, SessionError
+from session_models import X_SHAPE, float_model
 
 
 def executor_outputs(enf, x, raw=False):
