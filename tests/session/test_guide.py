@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +18,12 @@ from nux.reference import run_onnx
 TESTS = Path(__file__).parents[1]
 
 
-def _load_with_conftest(path: Path, conftest: Path):
-    """Import another folder's test module (where the guide's ExampleNet is defined, once) while its own
-    conftest is the `conftest` it imports from."""
-    def load(name: str, where: Path):
-        spec = importlib.util.spec_from_file_location(name, where)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    saved = sys.modules.get("conftest")
-    sys.modules["conftest"] = load(f"{conftest.parent.name}_conftest", conftest)
-    try:
-        return load(f"{path.parent.name}_{path.stem}", path)
-    finally:
-        sys.modules["conftest"] = saved
+def _example_net_exporter(monkeypatch):
+    """The guide's ExampleNet export, from tests/compiler/test_models.py (defined once in the repo), which imports
+    from its own folder's conftest."""
+    conftest = runpy.run_path(str(TESTS / "compiler" / "conftest.py"))
+    monkeypatch.setitem(sys.modules, "conftest", types.SimpleNamespace(**conftest))
+    return runpy.run_path(str(TESTS / "compiler" / "test_models.py"))["export_example_net"]
 
 
 def test_one_click_quantization_then_a_session_on_mnist(test_data):
@@ -73,11 +65,10 @@ def test_the_sync_model_api_as_the_guide_writes_it(npu_enf, tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_the_guides_example_net_end_to_end():
+def test_the_guides_example_net_end_to_end(monkeypatch):
     """ExampleNet (1x3x224x224) exported with torch, quantized with random calibration, run in a session
-    (~35 s: the export alone takes ~20 s)."""
-    model_module = _load_with_conftest(TESTS / "compiler" / "test_models.py", TESTS / "compiler" / "conftest.py")
-    model = model_module.export_example_net()
+    (about a minute: the export alone takes ~20 s)."""
+    model = _example_net_exporter(monkeypatch)()
     quantized_model = nux.quantizer.post_training_quantization(model, ["input"])
     x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
     with nux.session.create(quantized_model) as sess:

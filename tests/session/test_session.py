@@ -208,3 +208,18 @@ def test_a_hung_device_times_out_and_the_session_still_works(npu_enf, x):
             sess.run(x)
         sess.npu.device.hang = False  # the golden model's test hook: the hardware recovers
         np.testing.assert_array_equal(sess.run(x)[0], expected)
+
+
+def test_a_tflite_file_is_handed_to_the_compiler(test_data, npu_enf, x, monkeypatch):
+    """The compiler's TFLite front end recognises the flatbuffer itself: the session passes the file on as is
+    (and caches the result under the file's content)."""
+    import nux.compiler
+
+    path = test_data / "models" / "MNISTnet_uint8_quant_without_softmax.tflite"
+    calls = []
+    monkeypatch.setattr(nux.compiler, "compile", lambda model, config, **k: calls.append(model) or npu_enf)
+    for _ in range(2):
+        with nux.session.create(path) as sess:
+            (y,) = sess.run(x)
+    assert calls == [path]
+    np.testing.assert_array_equal(y, executor_outputs(npu_enf, x)["y"])

@@ -48,8 +48,10 @@ def bench_command(
     """Measure end-to-end throughput and latency of MODEL on a device (compiling it first if it is not an ENF)."""
     from tqdm import tqdm
 
+    from nux.session import default_device
     from nux.session.bench import stats_table
 
+    device = device or default_device()
     unknown = sorted(set(runtime or []) - set(RUNTIMES))
     if unknown:
         raise NuxError(f"unknown runtime(s) {unknown}; known: {sorted(RUNTIMES)}")

@@ -67,10 +67,10 @@ class Session:
         self.npu = npu
         self._owns_npu = owns_npu
         self._inputs, self._outputs = describe(enf)
-        self._slots = [Slot(npu, enf)]
         depth = npu.config.cmdq_depth if max_in_flight is None else max_in_flight
         if depth < 1:
             raise SessionError(f"max_in_flight must be at least 1, got {depth}")
+        self._slots = [Slot(npu, enf)]
         self.max_in_flight = depth if self._slots[0].npu_only else 1
         self._lock = threading.Lock()
         self._dispatcher: Dispatcher | None = None
