@@ -21,7 +21,7 @@ import numpy as np
 
 from nux.driver import Npu, TaskDescriptor
 from nux.driver import tensors as codec
-from nux.enf import DType, Enf, StepKind, TensorInfo, TensorRole, load_enf, read_enf
+from nux.enf import DType, Enf, StepKind, TensorInfo, load_enf, read_enf
 from nux.errors import NuxError
 from nux.isa import INSTR_BYTES
 from nux.reference import onnx_session, run_session
@@ -185,4 +185,4 @@ class Executor:
         self.close()
 
 
-__all__ = ["Executor", "ExecutorError", "quantize", "dequantize", "TensorRole"]
+__all__ = ["Executor", "ExecutorError", "quantize", "dequantize"]

@@ -154,3 +154,22 @@ def test_a_model_too_big_for_device_memory_is_an_error(rng):
                                {"w": rng.normal(0, 0.5, (8, 8, 3, 3)).astype(np.float32)}))
     with pytest.raises(CompileError, match=r"needs a \d+-byte arena, more than the NPU can address"):
         nux.compiler.compile(qdq, NpuConfig(dram_addr_bits=16))
+
+
+def test_batchnorm_left_by_quantize_static_runs_on_the_npu(rng, tmp_path):
+    """Without onnxruntime's pre-processing BatchNormalization stays in the model (with quantized parameters)."""
+    c = 6
+    model = float_model(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"]), helper.make_node("Relu", ["n"],
+                                                                                                     ["y"])],
+        {"x": [1, 3, 6, 6]}, {"y": [1, c, 6, 6]},
+        {"w": rng.normal(0, 0.4, (c, 3, 3, 3)).astype(np.float32), "s": rng.uniform(-2, 2, c).astype(np.float32),
+         "b": rng.normal(0, 0.3, c).astype(np.float32), "m": rng.normal(0, 0.2, c).astype(np.float32),
+         "v": rng.uniform(0.5, 2, c).astype(np.float32)})
+    quantized = _ort_quantize(model, tmp_path, "QDQ", "QInt8", "QInt8", True)
+    assert "BatchNormalization" in [n.op_type for n in quantized.graph.node]
+    enf = nux.compiler.compile(quantized)
+    assert set(placements(enf).values()) == {"npu"}
+    for feeds in samples(model, 2, seed=9):
+        assert_close_in_steps(enf, quantized, feeds)

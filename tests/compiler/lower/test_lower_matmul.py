@@ -38,6 +38,24 @@ def test_matmul_act_4d_unsupported():
         matmul_act(em, a, b, y)
 
 
+@pytest.mark.parametrize(("k", "n", "dtype"), [(37, 300, "uint8"), (8, 5, "int8")])
+def test_gemv_one_row_per_tensor_scale(k, n, dtype):
+    """One input row and one weight scale: B^T streams through x as the weight tile (the GEMV path)."""
+    rng = np.random.default_rng(k + n)
+    em = emitter(dim=8, sp_rows=256, acc_rows=128)
+    x = em.activation((1, k), dtype, 0.05, 7)
+    y = em.activation((1, n), "int8", 0.3, -2)
+    xv = rng.integers(*((0, 256) if dtype == "uint8" else (-128, 128)), size=(1, k)).astype(dtype)
+    w = rng.integers(0, 256, size=(n, k)).astype(np.uint8)
+    bias = rng.integers(-20000, 20000, size=n)
+    cost = gemm(em, x, y, w, 0.003, 140, bias, trans_b=True, clamp=(-2, 127))
+    (got,) = run(em, {x: xv}, [y])
+    m, s = quantize_multiplier(0.05 * 0.003 / 0.3)
+    expected = kernels.gemm(xv, w.T, bias, m, s, a_zp=7, b_zp=140, out_zp=-2, lo=-2)
+    np.testing.assert_array_equal(got, expected)
+    assert "gemv" in cost.notes[-1]
+
+
 def test_gemm_unsupported_beta():
     em = emitter()
     x, y = em.activation((2, 4)), em.activation((2, 3))

@@ -5,7 +5,6 @@ case the NPU cannot compute exactly; the partitioner turns that into a host fall
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from nux.compiler.ir import Graph, Node
@@ -25,17 +24,6 @@ def adapter(*ops: str) -> Callable[[Adapter], Adapter]:
             ADAPTERS[op] = fn
         return fn
     return register
-
-
-def kernel(module: str, name: str):
-    """Lowering function `name` of nux.compiler.lower.<module>, or Unsupported while it does not exist yet."""
-    try:
-        fn = getattr(importlib.import_module(f"nux.compiler.lower.{module}"), name, None)
-    except ModuleNotFoundError:
-        fn = None
-    if fn is None:
-        raise Unsupported(f"no NPU kernel for it yet (nux.compiler.lower.{module}.{name})")
-    return fn
 
 
 def why_not_npu(graph: Graph, node: Node) -> str | None:

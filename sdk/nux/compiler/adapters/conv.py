@@ -1,9 +1,12 @@
-"""Conv -> nux.compiler.lower.conv.conv2d."""
+"""Conv (and inference BatchNormalization, as a depthwise 1x1 Conv) -> nux.compiler.lower.conv2d."""
 
 from __future__ import annotations
 
-from nux.compiler.adapters import Act, adapter, kernel
-from nux.compiler.adapters.params import bias, ints, no_auto_pad, weight
+import numpy as np
+
+from nux.compiler import lower
+from nux.compiler.adapters import Act, adapter
+from nux.compiler.adapters.params import bias, const, ints, no_auto_pad, real_values, weight
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import Emitter, LayerCost, Unsupported
 
@@ -16,7 +19,7 @@ def conv(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     no_auto_pad(node)
     out_channels = y.shape[1]
     w, w_scale, w_zp = weight(graph, node, 1, out_channels, axis=0)
-    return kernel("conv", "conv2d")(
+    return lower.conv2d(
         em, x, y, w, w_scale, w_zp, bias(graph, node, 2, x.scale, w_scale),
         strides=ints(node, "strides", [1, 1]), pads=_pads(ints(node, "pads", [0, 0, 0, 0])),
         dilations=ints(node, "dilations", [1, 1]), groups=int(node.attr("group", 1)), clamp=node.clamp)
@@ -26,3 +29,30 @@ def _pads(onnx_pads: list[int]) -> tuple[int, int, int, int]:
     """ONNX [top, left, bottom, right] (x1_begin, x2_begin, x1_end, x2_end) -> the lowering's (t, l, b, r)."""
     top, left, bottom, right = onnx_pads
     return top, left, bottom, right
+
+
+@adapter("BatchNormalization")
+def batch_norm(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
+    """Inference BatchNormalization (left unfolded by onnxruntime's quantize_static without pre-processing) as a
+    depthwise 1x1 convolution: y = a*x + b per channel with a = scale/sqrt(var + eps), b = B - mean*a.
+
+    Weights are +-127 with per-channel scale |a|/127 so the bias, rounded in accumulator units of x.scale*|a|/127,
+    adds at most 0.5 * 1/127 of an input step: the result stays within one output step of the float reference."""
+    x, y = act(node.inputs[0]), act(node.outputs[0])
+    if len(x.shape) != 4 or node.attr("training_mode", 0):
+        raise Unsupported("BatchNormalization of a non-4-D tensor or in training mode")
+    values = []
+    for i, what in enumerate(("scale", "B", "mean", "var"), start=1):
+        t = const(graph, node, i, f"the BatchNormalization {what}")
+        if t is None:
+            raise Unsupported(f"BatchNormalization without {what}")
+        values.append(real_values(t).reshape(-1))
+    scale, shift, mean, var = values
+    a = scale / np.sqrt(var + float(node.attr("epsilon", 1e-5)))
+    b = shift - mean * a
+    w_scale = np.where(a != 0, np.abs(a) / 127.0, 1.0)
+    bias = np.rint(b / (x.scale * w_scale))
+    if np.any(np.abs(bias) >= 2**31):
+        raise Unsupported("BatchNormalization shift too large for an int32 bias")
+    w = (127 * np.sign(a)).astype(np.int8).reshape(-1, 1, 1, 1)
+    return lower.conv2d(em, x, y, w, w_scale, 0, bias.astype(np.int64), groups=x.shape[1], clamp=node.clamp)

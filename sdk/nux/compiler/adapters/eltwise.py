@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nux.compiler.adapters import Act, adapter, kernel
+from nux.compiler import lower
+from nux.compiler.adapters import Act, adapter
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import ActTensor, Emitter, LayerCost, Unsupported
 
@@ -34,7 +35,7 @@ def operand(em: Emitter, graph: Graph, name: str, act: Act) -> ActTensor:
 @adapter("Add", "Mul")
 def binary(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     a, b = (operand(em, graph, n, act) for n in node.inputs[:2])
-    return kernel("eltwise", node.op.lower())(em, a, b, act(node.outputs[0]), clamp=node.clamp)
+    return {"Add": lower.add, "Mul": lower.mul}[node.op](em, a, b, act(node.outputs[0]), clamp=node.clamp)
 
 
 @adapter("Mean")
@@ -42,7 +43,7 @@ def mean(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     if node.clamp:
         raise Unsupported("Mean with a fused clamp")
     inputs = [operand(em, graph, n, act) for n in node.inputs]
-    return kernel("eltwise", "mean")(em, inputs, act(node.outputs[0]))
+    return lower.mean(em, inputs, act(node.outputs[0]))
 
 
 def _clip(graph: Graph, node: Node) -> Callable[[np.ndarray], np.ndarray]:
@@ -79,10 +80,7 @@ UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
 def unary(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, y = act(node.inputs[0]), act(node.outputs[0])
     fn = _clip(graph, node) if node.op == "Clip" else functools.partial(UNARY[node.op], node)
-    lo, hi = node.clamp or (-np.inf, np.inf)
-    table = kernel("eltwise", "lut_table")(fn, x, y)
-    if node.clamp:  # a fused clamp narrows the stored integers
-        signed = table.view(np.int8) if y.signed else table
-        table = np.clip(signed.astype(np.int64), lo, hi).astype(np.int64) & 0xFF
-        table = table.astype(np.uint8)
-    return kernel("eltwise", "lut")(em, x, y, table)
+    if node.clamp:
+        raise Unsupported(f"{node.op} with a fused clamp")
+    table = lower.lut_table(fn, x, y)
+    return lower.lut(em, x, y, table)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nux.compiler.adapters import Act, adapter, kernel
+from nux.compiler import lower
+from nux.compiler.adapters import Act, adapter
 from nux.compiler.adapters.params import bias, weight
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import Emitter, LayerCost, Unsupported
@@ -16,7 +17,7 @@ def gemm(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     if not graph[node.inputs[1]].is_const:
         if node.op != "MatMul":
             raise Unsupported("Gemm with a non-constant B")
-        return kernel("matmul", "matmul_act")(em, x, act(node.inputs[1]), y, clamp=node.clamp)
+        return lower.matmul_act(em, x, act(node.inputs[1]), y, clamp=node.clamp)
     trans_b = bool(node.attr("transB", 0))
     n = y.shape[-1]
     w, w_scale, w_zp = weight(graph, node, 1, n, axis=0 if trans_b else 1)
@@ -24,5 +25,5 @@ def gemm(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
     if b is not None and alpha != 1.0:
         raise Unsupported("Gemm alpha != 1 with a bias (alpha would scale the bias too)")
-    return kernel("matmul", "gemm")(em, x, y, w, w_scale, w_zp, b, trans_b=trans_b, alpha=alpha, beta=beta,
+    return lower.gemm(em, x, y, w, w_scale, w_zp, b, trans_b=trans_b, alpha=alpha, beta=beta,
                                     clamp=node.clamp)

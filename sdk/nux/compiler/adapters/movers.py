@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nux.compiler.adapters import Act, adapter, kernel
+from nux.compiler import lower
+from nux.compiler.adapters import Act, adapter
 from nux.compiler.adapters.eltwise import operand
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import ActTensor, Emitter, LayerCost, Unsupported
@@ -41,28 +42,28 @@ def _ints_input(graph: Graph, node: Node, index: int, what: str) -> list[int] | 
 @adapter("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 def reshape(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, y = _moved(node, act)
-    return kernel("movers", "copy")(em, x, y)
+    return lower.copy(em, x, y)
 
 
 @adapter("Transpose")
 def transpose(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, y = _moved(node, act)
     perm = node.attr("perm", list(range(len(x.shape)))[::-1])
-    return kernel("movers", "transpose")(em, x, y, perm)
+    return lower.transpose(em, x, y, perm)
 
 
 @adapter("Concat")
 def concat(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     inputs, y = [operand(em, graph, n, act) for n in node.inputs if n], act(node.outputs[0])
     _same(node, y, *inputs)
-    return kernel("movers", "concat")(em, inputs, y, int(node.attr("axis")))
+    return lower.concat(em, inputs, y, int(node.attr("axis")))
 
 
 @adapter("Split")
 def split(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, outs = act(node.inputs[0]), [act(n) for n in node.outputs]
     _same(node, x, *outs)
-    return kernel("movers", "split")(em, x, outs, int(node.attr("axis", 0)))
+    return lower.split(em, x, outs, int(node.attr("axis", 0)))
 
 
 @adapter("Slice")
@@ -83,7 +84,7 @@ def slice_(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
             raise Unsupported("Slice with a negative step")
         full_starts[axis] = slice(start, end, step).indices(x.shape[axis])[0]
         full_steps[axis] = step
-    return kernel("movers", "slice_")(em, x, y, full_starts, full_steps)
+    return lower.slice_(em, x, y, full_starts, full_steps)
 
 
 @adapter("Pad")
@@ -101,21 +102,21 @@ def pad(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     value = None
     if graph.opset >= 11 and len(node.inputs) > 2 and node.inputs[2]:
         value = int(np.asarray(graph[node.inputs[2]].data).reshape(-1)[0])
-    return kernel("movers", "pad")(em, x, y, pads[:rank], value)
+    return lower.pad(em, x, y, pads[:rank], value)
 
 
 @adapter("Expand")
 def expand(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, y = operand(em, graph, node.inputs[0], act), act(node.outputs[0])
     _same(node, x, y)
-    return kernel("movers", "expand")(em, x, y)
+    return lower.expand(em, x, y)
 
 
 @adapter("DepthToSpace")
 def depth_to_space(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, y = _moved(node, act)
     mode = node.attr("mode", b"DCR")
-    return kernel("movers", "depth_to_space")(em, x, y, int(node.attr("blocksize")),
+    return lower.depth_to_space(em, x, y, int(node.attr("blocksize")),
                                               mode.decode() if isinstance(mode, bytes) else mode)
 
 
@@ -130,4 +131,4 @@ def reduce(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
         if node.attr("noop_with_empty_axes", 0):
             raise Unsupported(f"{node.op} with empty axes and noop_with_empty_axes")
         axes = list(range(len(x.shape)))
-    return kernel("reduce", "reduce_sum" if node.op == "ReduceSum" else "reduce_mean")(em, x, y, axes)
+    return (lower.reduce_sum if node.op == "ReduceSum" else lower.reduce_mean)(em, x, y, axes)

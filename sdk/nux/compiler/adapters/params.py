@@ -19,6 +19,19 @@ def const(graph: Graph, node: Node, index: int, what: str) -> Tensor | None:
     return t
 
 
+def real_values(t: Tensor) -> np.ndarray:
+    """A constant's real values in float64: its data, dequantized when it is quantized (per tensor or per axis)."""
+    data = np.asarray(t.data, dtype=np.float64)
+    if t.quant is None:
+        return data
+    shape = [1] * data.ndim
+    if not t.quant.per_tensor:
+        shape[t.quant.axis] = -1
+    scale = np.asarray(t.quant.scale, dtype=np.float64).reshape(shape if not t.quant.per_tensor else ())
+    zp = np.asarray(t.quant.zero_point, dtype=np.float64).reshape(shape if not t.quant.per_tensor else ())
+    return (data - zp) * scale
+
+
 def weight(graph: Graph, node: Node, index: int, channels: int, axis: int) -> tuple[np.ndarray, np.ndarray,
                                                                                     np.ndarray]:
     """(int8/uint8 data, per-channel scales, per-channel zero points) of a quantized constant weight."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nux.compiler.adapters import Act, adapter, kernel
+from nux.compiler import lower
+from nux.compiler.adapters import Act, adapter
 from nux.compiler.adapters.params import ints, no_auto_pad
 from nux.compiler.ir import Graph, Node
 from nux.compiler.lower import Emitter, LayerCost, Unsupported
@@ -27,7 +28,7 @@ def max_pool(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
         raise Unsupported("MaxPool of a non-4-D tensor")
     if node.clamp:
         raise Unsupported("MaxPool with a fused clamp")
-    return kernel("pool", "max_pool")(em, x, y, **_window(node))
+    return lower.max_pool(em, x, y, **_window(node))
 
 
 @adapter("AveragePool")
@@ -35,7 +36,7 @@ def avg_pool(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, y = act(node.inputs[0]), act(node.outputs[0])
     if len(x.shape) != 4 or node.clamp:
         raise Unsupported("AveragePool of a non-4-D tensor or with a fused clamp")
-    return kernel("pool", "avg_pool")(em, x, y, **_window(node),
+    return lower.avg_pool(em, x, y, **_window(node),
                                       count_include_pad=bool(node.attr("count_include_pad", 0)))
 
 
@@ -44,4 +45,4 @@ def global_avg_pool(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCos
     x, y = act(node.inputs[0]), act(node.outputs[0])
     if len(x.shape) != 4 or node.clamp:
         raise Unsupported("GlobalAveragePool of a non-4-D tensor or with a fused clamp")
-    return kernel("pool", "global_avg_pool")(em, x, y)
+    return lower.global_avg_pool(em, x, y)

@@ -51,6 +51,7 @@ class _Importer:
         self.ir = Graph(name=self.graph.name or "model")
         self.alias: dict[str, str] = {}  # DequantizeLinear output -> the quantized tensor it reads
         self.rename: dict[str, str] = {}  # IR name -> name the model's caller uses (graph inputs/outputs)
+        self.absorbed: set[str] = set()  # node outputs replaced by the QuantizeLinear output that reads them
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for node in self.graph.node:
             for name in node.input:
@@ -201,10 +202,6 @@ class _Importer:
                                ) from None
         for name, value in zip([o for o in node.output if o], values, strict=True):
             self.consts[name] = np.asarray(value)
-
-    @property
-    def absorbed(self) -> set[str]:
-        return self.__dict__.setdefault("_absorbed", set())
 
     def plain(self, node: onnx.NodeProto) -> None:
         inputs = [self.tensor(self.resolve(n)) if n else "" for n in node.input]

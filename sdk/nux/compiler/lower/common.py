@@ -94,3 +94,26 @@ def finish_layer(em: Emitter, program: list[Instr], macs: int, notes: list[str] 
             rows += v["x_size"] * v["y_size"]
     return LayerCost(macs=macs, predicted_cycles=predict_cycles(cfg, program), array_rows=rows, load_bytes=load,
                      store_bytes=store, instructions=len(program), notes=list(notes or []))
+
+
+def bias_chunk(bias: np.ndarray, dim: int, nt: int) -> tuple[bytes, bytes] | None:
+    """The bias as one more GEMM K chunk, or None when a value is out of its range.
+
+    A is one uint8 row (255, ..., 255, 1) streamed for every output row; column n's int8 weights are digits
+    w[0..dim-2] in [-128, 127] and a remainder r in [-127, 127] with bias[n] = 255 * sum(w) + r, so the chunk
+    adds exactly bias[n] to every row (|bias| up to about 32,000 * (dim - 1)). Returns (A row, tiles).
+    """
+    b = np.zeros(nt * dim, dtype=np.int64)
+    b[: np.size(bias)] = np.ravel(bias)
+    r = (b + 127) % 255 - 127
+    total = (b - r) // 255
+    if dim < 2 or total.min() < -128 * (dim - 1) or total.max() > 127 * (dim - 1):
+        return None
+    digits = np.zeros((dim, nt * dim), dtype=np.int64)
+    left = total.copy()
+    for k in range(dim - 1):
+        digits[k] = np.clip(left, -128, 127)
+        left -= digits[k]
+    digits[dim - 1] = r
+    a_row = bytes([255] * (dim - 1) + [1])
+    return a_row, weight_tiles(digits.astype(np.int8), dim, 0)

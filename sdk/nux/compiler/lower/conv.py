@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nux.compiler.lower.common import (
+    bias_chunk,
     clamp_bounds,
     finish_layer,
     int32_row,
@@ -36,7 +37,7 @@ from nux.compiler.lower.common import (
     weights_8bit,
 )
 from nux.compiler.lower.perf import gather_row_cycles
-from nux.compiler.lower.schedule import GemmOperands, GemmSchedule, Requant, choose_tiles, estimate_cycles
+from nux.compiler.lower.schedule import GemmOperands, GemmSchedule, Requant, best_tiles, estimate_cycles
 from nux.compiler.lower.target import ActTensor, Emitter, LayerCost, LoweringError, Unsupported
 from nux.isa import Instr, Mem, NpuConfig, Opcode
 
@@ -275,21 +276,28 @@ def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> t
     nt, kt = -(-(g1 - g0) * og // dim), len(chunks)
     o_sl = slice(g0 * og, g1 * og)
     b = _bundle_weights(job.w, job.w_zp, job.geo, chunks, g0, g1, dim)
+    bias = job.bias[o_sl]
+    modes: list[str | None] = ["acc"] + (["gemm"] if bias_chunk(bias, dim, nt) else []) if bias.any() else [None]
+
+    def plan(mode: str | None) -> tuple[float, int, int]:
+        def estimate(tm: int, tn: int) -> float:
+            rows = [blk[2] * blk[4] for blk in _blocks(n, ho, wo, tm)]
+            return estimate_cycles(cfg, rows, kt, nt, tn, gather_row_cycles(cfg, dim), True, mode)
+
+        return best_tiles(cfg, _tile_candidates(ho, wo), nt, True, estimate, int(mode == "gemm"))
+
+    _, tile_m, tile_nt, mode = min((*plan(mode), mode) for mode in modes)
+    chunk = bias_chunk(bias, dim, nt) if mode == "gemm" else None
     ops = GemmOperands(kt=kt, nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed, w_zp=job.w_zp,
                        w_signed=job.w.dtype == np.int8, w=em.const(weight_tiles(b, dim, job.w_zp)),
-                       bias=em.const(int32_row(job.bias[o_sl], nt * dim)) if job.bias[o_sl].any() else None,
-                       params=em.const(param_rows(dim, job.m[o_sl], job.s[o_sl], nt)), requant=job.requant)
-
-    def estimate(tm: int, tn: int) -> float:
-        rows = [blk[2] * blk[4] for blk in _blocks(n, ho, wo, tm)]
-        return estimate_cycles(cfg, rows, kt, nt, tn, gather_row_cycles(cfg, dim), True)
-
-    tile_m, tile_nt = choose_tiles(cfg, _tile_candidates(ho, wo), nt, True, estimate)
+                       bias=em.const(int32_row(bias, nt * dim)) if mode == "acc" else None,
+                       params=em.const(param_rows(dim, job.m[o_sl], job.s[o_sl], nt)), requant=job.requant,
+                       bias_gemm=(em.const(chunk[0]), em.const(chunk[1])) if chunk else None)
     blocks = _blocks(n, ho, wo, tile_m)
     source = _ConvSource(cfg, img, chunks, job.geo.strides, job.y, (g0 * og, g1 * og), job.x.zero_point,
                          job.zp_row, blocks)
     program = GemmSchedule(cfg, ops, source, len(blocks), tile_m, tile_nt).build()
-    return program, f"groups {g0}..{g1 - 1}: {kt} chunks, tiles {tile_m} x {tile_nt}"
+    return program, f"groups {g0}..{g1 - 1}: {kt} chunks, tiles {tile_m} x {tile_nt}, bias {mode}"
 
 
 def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.ndarray | float,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nux.compiler.lower.common import clamp_bounds, finish_layer, multipliers, param_rows
+from nux.compiler.lower.common import clamp_bounds, finish_layer, int32_row, multipliers, param_rows, weights_8bit
 from nux.compiler.lower.conv import conv2d
 from nux.compiler.lower.perf import gather_row_cycles
 from nux.compiler.lower.schedule import GemmOperands, GemmSchedule, Requant, choose_tiles, estimate_cycles
@@ -43,10 +43,68 @@ def gemm(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.nda
             raise Unsupported(f"Gemm beta {beta} times the int32 bias is not an integer")
         bias = np.rint(scaled).astype(np.int64)
     n = b.shape[1]
+    scales = np.broadcast_to(np.asarray(w_scale, dtype=np.float64), (n,))
+    if m_rows == 1 and np.all(scales == scales[0]):
+        return _gemv(em, x, y, b, float(scales[0]) * alpha, w_zero_point, bias, clamp)
     image_x = ActTensor(x.offset, (1, k, 1, m_rows), x.dtype, x.scale, x.zero_point)
     image_y = ActTensor(y.offset, (1, n, 1, m_rows), y.dtype, y.scale / alpha, y.zero_point)
     weights = np.ascontiguousarray(b.T).reshape(n, k, 1, 1)
     return conv2d(em, image_x, image_y, weights, w_scale, w_zero_point, bias, clamp=clamp)
+
+
+class _GemvSource:
+    """y^T = B^T x^T for one input row: B^T (N, K) chunk-major constant rows are streamed, x is the weight tile.
+
+    Row n of a block streams B^T[n, chunk] through a tile whose row k holds x[chunk*dim + k] in lane 0 (rows
+    and lanes past it hold x's zero point), so lane 0 of ACC row n is y[n]: N*K/dim streamed rows instead of one
+    preload-bound GEMM per weight tile, and the weights stream as contiguous bursts.
+    """
+
+    def __init__(self, em: Emitter, bt: int, x: ActTensor, y: int, n: int, tile_m: int):
+        self.dim, self.bt, self.x, self.y, self.n, self.tile_m = em.config.dim, bt, x, y, n, tile_m
+
+    def block_rows(self, block: int) -> int:
+        return min(self.tile_m, self.n - block * self.tile_m)
+
+    def load_a(self, block: int, kc: int, dst_row: int) -> list[Instr]:
+        first = self.bt + (kc * self.n + block * self.tile_m) * self.dim
+        return [Instr(Opcode.LOAD, dst=Mem.SP, dst_row=dst_row, dram_offset=first, x_size=self.block_rows(block),
+                      x_stride=self.dim)]
+
+    def load_w(self, kc: int, n0: int, nts: int, dst_row: int) -> list[Instr]:
+        rows = min(self.dim, self.x.shape[-1] - kc * self.dim)
+        return [Instr(Opcode.LOAD, dst=Mem.SP, dst_row=dst_row, dram_offset=self.x.offset + kc * self.dim,
+                      x_size=rows, x_stride=1, x_pad_after=self.dim - rows, row_elems=1, pad_value=self.x.zp_byte)]
+
+    def store(self, block: int, n0: int, nts: int, src: Mem, src_row: int) -> list[Instr]:
+        return [Instr(Opcode.STORE, src=src, src_row=src_row, dram_offset=self.y + block * self.tile_m,
+                      x_size=self.block_rows(block), x_stride=1, row_elems=1)]
+
+
+def _gemv(em: Emitter, x: ActTensor, y: ActTensor, b: np.ndarray, w_scale: float, w_zero_point: np.ndarray | int,
+          bias: np.ndarray | None, clamp: tuple[int, int] | None) -> LayerCost:
+    """One-row gemm with one output multiplier (per-tensor weights): see _GemvSource."""
+    cfg, dim = em.config, em.config.dim
+    k, n = b.shape
+    w8, wzp = weights_8bit(b, w_zero_point, axis=1)
+    kt = -(-k // dim)
+    bt = np.full((kt * dim, n), wzp, dtype=w8.dtype)
+    bt[:k] = w8
+    bt_blob = np.ascontiguousarray(bt.reshape(kt, dim, n).transpose(0, 2, 1)).tobytes()  # (kt, N, dim)
+    mult, shift = multipliers(np.full(dim, x.scale * w_scale / y.scale))
+    lo, hi = clamp_bounds(y, clamp)
+    has_bias = bias is not None and bool(np.any(bias))
+    top = min(n, (cfg.acc_rows - 4) // 2, (cfg.sp_rows - 2 * dim) // 4)
+    if top < 1:
+        raise Unsupported("accumulator too small for a GEMV block")
+    ops = GemmOperands(kt=kt, nt=1, a_zp=wzp, a_signed=w8.dtype == np.int8, w_zp=x.zero_point, w_signed=x.signed,
+                       w=None, bias=em.const(int32_row(np.asarray(bias).reshape(n), n)) if has_bias else None,
+                       params=em.const(param_rows(dim, mult, shift, 1)), bias_per_row=True,
+                       requant=Requant(y.signed, y.zero_point, lo, hi))
+    src = _GemvSource(em, em.const(bt_blob), x, y.offset, n, top)
+    blocks = -(-n // top)
+    program = GemmSchedule(cfg, ops, src, blocks, top, 1).build()
+    return finish_layer(em, program, k * n, [f"gemv: {kt} chunks, blocks of {top} output rows"])
 
 
 class _ActSource:

@@ -63,8 +63,11 @@ def _moves(src: int, dst: int, axes: list[Axis], run: int, dim: int, band: int) 
     if len(axes) <= 3 and rows <= band:
         return [(src, dst, axes, run)]
     size, s, d = axes[0]
-    if len(axes) == 1:  # one long axis: pieces of `band` rows
-        return [(src + i * s, dst + i * d, [(min(band, size - i), s, d)], run) for i in range(0, size, band)]
+    inner = prod(a[0] for a in axes[1:])
+    if len(axes) <= 3 and inner <= band:  # pieces of the outermost axis, as many indices as a band holds
+        step = band // inner
+        return [(src + i * s, dst + i * d, [(min(step, size - i), s, d)] + axes[1:], run)
+                for i in range(0, size, step)]
     return [m for i in range(size) for m in _moves(src + i * s, dst + i * d, axes[1:], run, dim, band)]
 
 

@@ -57,8 +57,9 @@ class GemmOperands:
     """The schedule's fixed inputs: chunk/tile counts, zero points and the constants' arena offsets.
 
     w: the pre-tiled weights' offset, or None when the source gathers weight tiles itself (`load_w`, for
-    activation x activation products); bias: int32 per column (NT*dim), or None for zero; params: per column tile
-    a row of multipliers and a row of shifts (int32).
+    activation x activation products); bias: int32 per column (NT*dim) loaded into ACC, or None for zero;
+    params: per column tile a row of multipliers and a row of shifts (int32); bias_gemm: (A row, tiles) of the
+    bias as one more K chunk (common.bias_chunk), computed first in every block instead of ACC bias loads.
     """
 
     kt: int
@@ -71,12 +72,14 @@ class GemmOperands:
     bias: int | None
     params: int | None
     requant: Requant | None
+    bias_gemm: tuple[int, int] | None = None
+    bias_per_row: bool = False  # bias is int32 per output row (lane 0 only; one column tile), not per column
 
 
-def buffers_fit(config: NpuConfig, tile_m: int, tile_nt: int, requant: bool) -> bool:
+def buffers_fit(config: NpuConfig, tile_m: int, tile_nt: int, requant: bool, reserve: int = 0) -> bool:
     """Do the double-buffered A, weight, output and ACC regions of a (tile_m, tile_nt) block fit?"""
     dim = config.dim
-    sp = 2 * tile_m + 2 * tile_nt * dim + (2 * tile_m * tile_nt if requant else 0)
+    sp = 2 * tile_m + 2 * tile_nt * dim + (2 * tile_m * tile_nt if requant else 0) + reserve
     acc = 2 * tile_m * tile_nt + (4 * tile_nt if requant else 0)
     return sp <= config.sp_rows and acc <= config.acc_rows
 
@@ -96,8 +99,10 @@ class GemmSchedule:
         self.sp_out = (2 * t + 2 * nt * dim, 2 * t + 2 * nt * dim + t * nt)
         self.acc_c = (0, t * nt)
         self.acc_p = (2 * t * nt, 2 * t * nt + 2 * nt)
+        self.sp_bias = config.sp_rows - 1  # the bias chunk's A row (buffers_fit with reserve=1)
+        self.first_kc = -1 if ops.bias_gemm else 0
         self.blocks = [(m, n0) for m in range(blocks) for n0 in range(0, ops.nt, nt)]
-        self.steps = [(b, kc) for b in range(len(self.blocks)) for kc in range(ops.kt)]
+        self.steps = [(b, kc) for b in range(len(self.blocks)) for kc in range(self.first_kc, ops.kt)]
         self.program: list[Instr] = []
 
     def _block(self, b: int) -> tuple[int, int, int, int]:
@@ -113,23 +118,33 @@ class GemmSchedule:
             instrs[-1] = instrs[-1].replace(**{push: 1})
         self.program += instrs
 
+    def _weights(self, kc: int, n0: int, nts: int, row: int) -> list[Instr]:
+        """LOADs of the weight tiles (kc, n0..n0+nts-1): pre-tiled constants, the bias chunk, or gathered."""
+        ops, dim = self.ops, self.dim
+        if kc >= 0 and ops.w is None:  # weights are an activation: the source gathers the tiles
+            return self.src.load_w(kc, n0, nts, row)
+        first = ops.bias_gemm[1] + n0 * dim * dim if kc < 0 else ops.w + (kc * ops.nt + n0) * dim * dim
+        return [Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=first, dst_row=row, x_size=nts * dim, x_stride=dim)]
+
     def load_step(self, s: int) -> None:
         ops, dim = self.ops, self.dim
         b, kc = self.steps[s]
         m, rows, n0, nts = self._block(b)
         instrs = []
-        if kc == 0 and ops.bias is not None:
+        if s == 0 and ops.bias_gemm:
+            instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.bias_gemm[0], dst_row=self.sp_bias))
+        if kc == self.first_kc and ops.bias is not None and ops.bias_per_row:
+            instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.bias + m * self.tile_m * 4,
+                                dst_row=self.acc_c[b % 2], x_size=rows, x_stride=4, row_elems=1))
+        elif kc == self.first_kc and ops.bias is not None:
             instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.bias + n0 * dim * 4,
                                 dst_row=self.acc_c[b % 2], x_size=rows, x_stride=0, y_size=nts, y_stride=dim * 4))
-        if kc == 0 and ops.requant is not None:
+        if kc == self.first_kc and ops.requant is not None:
             instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.params + n0 * 2 * dim * 4,
                                 dst_row=self.acc_p[b % 2], x_size=2 * nts, x_stride=dim * 4))
-        instrs += self.src.load_a(m, kc, self.sp_a[s % 2])
-        if ops.w is None:  # weights are an activation: the source gathers the tiles
-            instrs += self.src.load_w(kc, n0, nts, self.sp_w[s % 2])
-        else:
-            instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.w + (kc * ops.nt + n0) * dim * dim,
-                                dst_row=self.sp_w[s % 2], x_size=nts * dim, x_stride=dim))
+        if kc >= 0:
+            instrs += self.src.load_a(m, kc, self.sp_a[s % 2])
+        instrs += self._weights(kc, n0, nts, self.sp_w[s % 2])
         self._emit(instrs, "pop_next", s >= 2, "push_next", True)
 
     def compute_step(self, s: int) -> None:
@@ -137,15 +152,14 @@ class GemmSchedule:
         b, kc = self.steps[s]
         _, rows, _, nts = self._block(b)
         acc_c = self.acc_c[b % 2]
-        first_of_block, last_of_block = kc == 0, kc == ops.kt - 1
+        first_of_block, last_of_block = kc == self.first_kc, kc == ops.kt - 1
         accumulate = int(ops.bias is not None or not first_of_block)
-        instrs = [
-            Instr(Opcode.GEMM, preload=1, a_signed=int(ops.a_signed), w_signed=int(ops.w_signed),
-                  a_zp=ops.a_zp & 0xFF, w_zp=ops.w_zp & 0xFF, w_row=self.sp_w[s % 2] + j * dim,
-                  acc_base=acc_c + j * rows, a_base=self.sp_a[s % 2], x_size=rows, a_xstride=1,
-                  accumulate=accumulate)
-            for j in range(nts)
-        ]
+        # the bias chunk: one A row of uint8 (255, ..., 255, 1) streamed again and again, int8 tiles, zp 0
+        a = (dict(a_signed=0, w_signed=1, a_zp=0, w_zp=0, a_base=self.sp_bias, a_xstride=0) if kc == -1 else
+             dict(a_signed=int(ops.a_signed), w_signed=int(ops.w_signed), a_zp=ops.a_zp & 0xFF,
+                  w_zp=ops.w_zp & 0xFF, a_base=self.sp_a[s % 2], a_xstride=1))
+        instrs = [Instr(Opcode.GEMM, preload=1, w_row=self.sp_w[s % 2] + j * dim, acc_base=acc_c + j * rows,
+                        x_size=rows, accumulate=accumulate, **a) for j in range(nts)]
         rq = ops.requant
         # Without requant the store reads this ACC buffer: the block two back must have been stored.
         instrs[0] = instrs[0].replace(pop_prev=1, pop_next=int(rq is None and first_of_block and b >= 2))
@@ -177,46 +191,55 @@ class GemmSchedule:
 
 
 def estimate_cycles(config: NpuConfig, block_rows: list[int], kt: int, nt_total: int, tile_nt: int,
-                    a_row_cycles: float, requant: bool) -> float:
-    """Quick planner estimate of a schedule: per step the slower of compute and loads, plus the REQUANT passes.
+                    a_row_cycles: float, requant: bool, bias: str | None = None) -> float:
+    """Quick planner estimate of a schedule: per block the slower of compute and loads, plus REQUANT passes.
 
     `a_row_cycles` is what one A row costs the load unit (the source knows its strides); weight rows are
-    contiguous. The full model (perf.predict_cycles) prices the emitted program; this only ranks tilings.
+    contiguous. `bias` "acc" adds the broadcast bias rows to the loads, "gemm" one more chunk to both. The full
+    model (perf.predict_cycles) prices the emitted program; this only ranks tilings.
     """
     dim, beat = config.dim, config.axi_data_bits // 8
-    w_row = -(-dim // beat)
+    w_row, acc_row = -(-dim // beat), -(-4 * dim // beat)
     total = 0.0
     for rows in block_rows:
         for n0 in range(0, nt_total, tile_nt):
             nts = min(tile_nt, nt_total - n0)
             gemm = nts * max(rows, 3 * dim - 2)
-            load = rows * a_row_cycles + nts * dim * w_row
-            total += kt * max(gemm, load) + 2 * dim
+            compute = kt * gemm + (gemm if bias == "gemm" else 0)
+            load = kt * (rows * a_row_cycles + nts * dim * w_row)
+            load += rows * nts * acc_row if bias == "acc" else nts * dim * w_row if bias == "gemm" else 0
             if requant:
-                total += nts * (rows + 2 + 14) + 2 * dim
+                compute += nts * (rows + 2 + 14) + 2 * dim
+            total += max(compute, load) + 2 * dim
     return total
 
 
 def choose_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requant: bool,
-                 estimate: Callable[[int, int], float]) -> tuple[int, int]:
+                 estimate: Callable[[int, int], float], reserve: int = 0) -> tuple[int, int]:
     """The (tile_m, tile_nt) with the fewest estimated cycles among the fitting ones; ties go to larger tile_m.
 
     For each tile_m the widest tile_nt that fits is the only one considered: a wider tile reuses each loaded A
-    tile across more column tiles.
+    tile across more column tiles. `reserve` SP rows at the top stay free (the bias chunk's A row).
     """
+    return best_tiles(config, candidates, nt_total, requant, estimate, reserve)[1:]
+
+
+def best_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requant: bool,
+               estimate: Callable[[int, int], float], reserve: int = 0) -> tuple[float, int, int]:
+    """(estimated cycles, tile_m, tile_nt) of choose_tiles."""
     best: tuple[float, int, int] | None = None
     for tile_m in sorted(set(candidates), reverse=True):
         tile_nt = nt_total
-        while tile_nt > 1 and not buffers_fit(config, tile_m, tile_nt, requant):
+        while tile_nt > 1 and not buffers_fit(config, tile_m, tile_nt, requant, reserve):
             tile_nt -= 1
-        if not buffers_fit(config, tile_m, tile_nt, requant):
+        if not buffers_fit(config, tile_m, tile_nt, requant, reserve):
             continue
         cost = estimate(tile_m, tile_nt)
         if best is None or cost < best[0]:
             best = (cost, tile_m, tile_nt)
     if best is None:
         raise Unsupported(f"no tiling fits sp_rows={config.sp_rows}, acc_rows={config.acc_rows} (double-buffered)")
-    return best[1], best[2]
+    return best
 
 
 Band = tuple[list[Instr], list[Instr], list[Instr]]

@@ -7,8 +7,8 @@ import numpy as np
 
 from nux.compiler.ir import DTYPE_RANGE, Graph, Node, Tensor
 
-CLAMP_PRODUCERS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul", "AveragePool", "GlobalAveragePool",
-                   "MaxPool"}
+CLAMP_PRODUCERS = {"Conv", "BatchNormalization", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul", "AveragePool",
+                   "GlobalAveragePool", "MaxPool"}
 VIEW_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
 #: IR-only op: out[n, (h*W + w)*C + c] = in[n, c, h, w] -- a Flatten in NHWC order (ir.py; host.py expands it).
 FLATTEN_NHWC = "FlattenNHWC"
