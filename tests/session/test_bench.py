@@ -42,3 +42,9 @@ def test_every_inference_is_timed_once(model, request):
         pipelined = measure_async(sess, inputs, 5, 3)
     assert len(sync.latencies_us) == 3 and len(pipelined.latencies_us) == 5
     assert pipelined.seconds * 1e6 >= max(pipelined.latencies_us)
+
+
+def test_a_json_path_in_a_missing_folder_fails_before_measuring(npu_enf, tmp_path, capsys):
+    save_enf(npu_enf, tmp_path / "m.enf")
+    assert main(["bench", str(tmp_path / "m.enf"), "--json", str(tmp_path / "no" / "b.json")]) == 1
+    assert "b.json: folder" in capsys.readouterr().err and not (tmp_path / "no").exists()

@@ -55,6 +55,8 @@ def bench_command(
     unknown = sorted(set(runtime or []) - set(RUNTIMES))
     if unknown:
         raise NuxError(f"unknown runtime(s) {unknown}; known: {sorted(RUNTIMES)}")
+    if json_out is not None and not json_out.parent.is_dir():  # say so before minutes of measuring
+        raise NuxError(f"--json {json_out}: folder {json_out.parent} does not exist")
     stats = []
     for name in runtime or list(RUNTIMES):
         run = _runner(name, required=runtime is not None)
