@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "nux.cli.enf_tools",
     "nux.cli.compile",
     "nux.cli.run",
+    "nux.cli.bench",
     "nux.cli.quantize",
     "nux.cli.rtl",
     "nux.cli.sim",
