@@ -8,8 +8,9 @@ preferring `resource4_wc` (write-combining: bulk writes become large TLPs) when 
 interrupt without a kernel driver, so waiting polls IRQ_STATUS.
 
 Options: `sysfs_root` (default /sys/bus/pci/devices), or explicit `bar0=` / `bar4=` paths (tests use ordinary
-files or a memfd), `mmio_offset` (page-aligned offset of the NPU registers in BAR0, default 0), `dram_base` (offset
-of device address 0 in BAR4, default 0), `dram_size` (default: BAR4 size - dram_base).
+files or a memfd), `mmio_offset` (page-aligned offset of the NPU registers in BAR0), `dram_base` (offset of device
+address 0 in BAR4), `dram_size` (default: BAR4 size - dram_base). The defaults of `mmio_offset` and `dram_base` are
+the nux CL's address map (nux.isa.aws).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from nux.driver.device import DeviceError, check_dma, check_mmio, poll_irq
 from nux.driver.nodes import close_fds, open_node
 from nux.driver.registry import construct, register_backend
+from nux.isa.aws import DRAM_BASE, NPU_BAR0_OFFSET
 
 SYSFS_PCI = "/sys/bus/pci/devices"
 _HINT = (
@@ -49,8 +51,8 @@ class PciDevice:
         sysfs_root: str = SYSFS_PCI,
         bar0: str | None = None,
         bar4: str | None = None,
-        mmio_offset: int = 0,
-        dram_base: int = 0,
+        mmio_offset: int = NPU_BAR0_OFFSET,
+        dram_base: int = DRAM_BASE,
         dram_size: int | None = None,
     ):
         if sys.byteorder != "little":
