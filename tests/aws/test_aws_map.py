@@ -79,7 +79,10 @@ def test_cl_folder_has_what_the_hdk_flow_needs(tmp_path, shell):
 
 
 def test_cli_writes_the_folder_and_refuses_a_bad_shell(tmp_path, capsys):
-    assert main(["aws-cl", "-o", str(tmp_path), "--dim", "4", "--shell", "f1"]) == 0
+    config = tmp_path / "npu.json"
+    config.write_text(json.dumps({**CONFIG.to_dict(), "dim": 8}))
+    assert main(["aws-cl", "-o", str(tmp_path), "--config", str(config), "--dim", "4", "--shell", "f1"]) == 0
+    assert json.loads((tmp_path / "cl_nux_f1" / "nux_cl.json").read_text())["config"] == CONFIG.to_dict()
     assert (tmp_path / "cl_nux_f1" / "design" / "nux_cl_core.v").is_file()
     assert main(["aws-cl", "-o", str(tmp_path), "--shell", "f3"]) == 1
     assert "f1 or f2" in capsys.readouterr().err
