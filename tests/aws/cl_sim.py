@@ -78,18 +78,22 @@ class ClSim:
             else:
                 os.environ["MAKEFLAGS"] = saved
 
-    def run(self, jobs: list[Job], workdir: Path, seed: int = 1, pause: float = 0.2) -> dict:
+    def run(self, jobs: list[Job] | object, workdir: Path, seed: int = 1, pause: float = 0.2,
+            bench: str = "cl_tb") -> dict:
+        """Run `bench` (a module in tests/aws/cocotb) on `jobs` (Jobs for cl_tb, anything picklable otherwise)."""
         from cocotb_tools.runner import get_runner
 
         workdir.mkdir(parents=True, exist_ok=True)
         jobs_path, results_path = workdir / "jobs.pkl", workdir / "results.json"
-        jobs_path.write_bytes(pickle.dumps([types.SimpleNamespace(**asdict(j)) for j in jobs]))
+        if isinstance(jobs, list) and all(isinstance(j, Job) for j in jobs):
+            jobs = [types.SimpleNamespace(**asdict(j)) for j in jobs]
+        jobs_path.write_bytes(pickle.dumps(jobs))
         results_path.unlink(missing_ok=True)
         if str(BENCH) not in sys.path:  # the runner hands this process's sys.path to the simulator's Python
             sys.path.insert(0, str(BENCH))
         env = {"NUX_TB_JOBS": str(jobs_path), "NUX_TB_RESULTS": str(results_path), "NUX_TB_SEED": str(seed),
                "NUX_TB_PAUSE": str(pause), "NUX_TB_DDR": str(DDR_BYTES)}
-        get_runner("verilator").test(test_module="cl_tb", hdl_toplevel="nux_cl_core", hdl_toplevel_lang="verilog",
+        get_runner("verilator").test(test_module=bench, hdl_toplevel="nux_cl_core", hdl_toplevel_lang="verilog",
                                      build_dir=self.build_dir,
                                      test_dir=workdir, extra_env=env, results_xml=str(workdir / "results.xml"),
                                      log_file=workdir / "sim.log")
