@@ -40,17 +40,6 @@ def axi4(addr_bits: int, data_bits: int, id_bits: int) -> wiring.Signature:
     })
 
 
-def axil(addr_bits: int) -> wiring.Signature:
-    """AXI4-Lite with 32-bit data from the master's side."""
-    return wiring.Signature({
-        "awaddr": Out(addr_bits), "awvalid": Out(1), "awready": In(1),
-        "wdata": Out(32), "wstrb": Out(4), "wvalid": Out(1), "wready": In(1),
-        "bresp": In(2), "bvalid": In(1), "bready": Out(1),
-        "araddr": Out(addr_bits), "arvalid": Out(1), "arready": In(1),
-        "rdata": In(32), "rresp": In(2), "rvalid": In(1), "rready": Out(1),
-    })
-
-
 def beat_size(data_bits: int) -> int:
     """AxSIZE of a full-width beat."""
     return (data_bits // 8).bit_length() - 1

@@ -19,10 +19,11 @@ from amaranth.lib.wiring import In, Out
 from nux.aws.axi import AxiSlice, axi4
 from nux.aws.interconnect import AxiArbiter
 from nux.aws.irq import IrqPulser
-from nux.aws.ocl import NPU_ADDR_BITS, OCL_ADDR_BITS, OclDecoder, axil
+from nux.aws.ocl import NPU_ADDR_BITS, OCL_ADDR_BITS, OclDecoder
 from nux.aws.upsizer import NPU_ID_BITS, WIDE_BITS, AxiUpsizer
 from nux.isa import NpuConfig
 from nux.isa.aws import DRAM_BASE, Shell
+from nux.rtl.axi import axil_signature as axil
 
 CORE_NAME = "nux_cl_core"
 DDR_ADDR_BITS = 64

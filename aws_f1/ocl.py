@@ -11,8 +11,9 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from nux.aws.axi import RESP_DECERR, RESP_OKAY, axil
+from nux.aws.axi import RESP_DECERR, RESP_OKAY
 from nux.isa.aws import CL_REGISTERS, CL_REGS_OFFSET, NPU_BAR0_OFFSET, WINDOW_BYTES, Shell, cl_register_values
+from nux.rtl.axi import axil_signature as axil
 
 OCL_ADDR_BITS = 32
 NPU_ADDR_BITS = (WINDOW_BYTES - 1).bit_length()

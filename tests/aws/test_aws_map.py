@@ -86,3 +86,15 @@ def test_cli_writes_the_folder_and_refuses_a_bad_shell(tmp_path, capsys):
     assert (tmp_path / "cl_nux_f1" / "design" / "nux_cl_core.v").is_file()
     assert main(["aws-cl", "-o", str(tmp_path), "--shell", "f3"]) == 1
     assert "f1 or f2" in capsys.readouterr().err
+
+
+def test_docs_tables_are_generated_from_the_map():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "nux.aws.docgen", "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    from nux.aws.docgen import c_header
+
+    header = c_header()
+    assert all(f"#define NUX_{name} 0x{offset:04X}u" in header for name, offset in CL_REG.items())

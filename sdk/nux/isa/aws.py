@@ -50,7 +50,7 @@ DDR_BYTES = {Shell.F1: 16 << 30, Shell.F2: 64 << 30}
 #: The CL identification window (offsets relative to CL_REGS_OFFSET).
 CL_REGISTERS: tuple[Register, ...] = (
     Register("CL_MAGIC", 0x00, "R", 'constant 0x4E58434C ("NXCL")'),
-    Register("CL_VERSION", 0x04, "R", "CL wrapper version: major << 16 | minor"),
+    Register("CL_VERSION", 0x04, "R", "CL wrapper version: (major << 16) + minor"),
     Register("CL_SHELL", 0x08, "R", "Shell: 1 = F1 (XDMA shell), 2 = F2 (small shell)"),
     Register("CL_NPU_OFFSET", 0x0C, "R", "BAR0 offset of the NPU register window"),
     Register("CL_DRAM_BASE_LO", 0x10, "R", "DDR address of NPU device address 0, low word"),
