@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import sys
 import types
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ from filelock import FileLock
 HERE = Path(__file__).resolve().parent
 BENCH = HERE / "cocotb"
 DDR_BYTES = 1 << 20
+KEEP_BUILDS = 2
 
 
 @dataclass
@@ -59,6 +61,15 @@ class ClSim:
                     (self.build_dir / name).write_text(text)
                 self._build([self.build_dir / name for name in texts])
                 (self.build_dir / "built.ok").write_text("ok\n")
+                self._prune(Path(cache_root))
+
+    def _prune(self, cache_root: Path) -> None:
+        """Keep the newest KEEP_BUILDS builds (each is ~165 MB; every RTL change makes a new one)."""
+        builds = sorted((d for d in cache_root.glob("nux_cl_core_*") if d.is_dir() and d != self.build_dir),
+                        key=lambda d: d.stat().st_mtime, reverse=True)
+        for old in builds[KEEP_BUILDS - 1:]:
+            shutil.rmtree(old, ignore_errors=True)
+            Path(str(old) + ".lock").unlink(missing_ok=True)
 
     def _build(self, sources: list[Path]) -> None:
         from cocotb_tools.runner import get_runner
