@@ -98,3 +98,22 @@ def test_docs_tables_are_generated_from_the_map():
 
     header = c_header()
     assert all(f"#define NUX_{name} 0x{offset:04X}u" in header for name, offset in CL_REG.items())
+
+
+def test_pci_device_memory_is_cut_to_what_the_npu_reaches(tmp_path):
+    """F2's BAR4 (128 GiB) is larger than the NPU's address space: the default dram_size must not exceed it."""
+    from nux.isa import NPU_ID
+
+    bar0, bar4 = tmp_path / "resource0", tmp_path / "resource4"
+    bar4.write_bytes(bytes(1 << 20))
+    regs = bytearray(4096)
+    bar0.write_bytes(regs)
+    dev = PciDevice(bar0=str(bar0), bar4=str(bar4))
+    assert dev.dram_size == 1 << 20  # not a nux NPU behind BAR0: the whole window
+    dev.close()
+    regs[REG["ID"] : REG["ID"] + 4] = NPU_ID.to_bytes(4, "little")
+    regs[REG["CFG_DRAM_ADDR_BITS"] : REG["CFG_DRAM_ADDR_BITS"] + 4] = (16).to_bytes(4, "little")
+    bar0.write_bytes(regs)
+    dev = PciDevice(bar0=str(bar0), bar4=str(bar4))
+    assert dev.dram_size == 1 << 16
+    dev.close()
