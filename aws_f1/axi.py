@@ -12,7 +12,6 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-BURST_INCR = 1
 RESP_OKAY = 0
 RESP_DECERR = 3
 

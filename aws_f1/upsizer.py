@@ -16,7 +16,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
-from nux.aws.axi import BURST_INCR, axi4, beat_size
+from nux.aws.axi import axi4, beat_size
+from nux.rtl.axi import BURST_INCR
 
 WIDE_BITS = 512
 NPU_ID_BITS = 4

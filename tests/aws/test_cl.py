@@ -29,14 +29,15 @@ ARENA = 0x1000
 SIDE = 0x80000  # host scratch traffic, away from the arena
 
 
-def gemm_job(name: str, M: int, K: int, N: int, seed: int, tag: int, **kw) -> tuple[Job, np.ndarray]:  # noqa: N803
+def gemm_job(name: str, M: int, K: int, N: int, seed: int, tag: int, config: NpuConfig = CONFIG,  # noqa: N803
+             **kw) -> tuple[Job, np.ndarray]:
     rng = np.random.default_rng(seed)
     a = rng.integers(-128, 128, (M, K), dtype=np.int8)
     w = rng.integers(-128, 128, (K, N), dtype=np.int8)
     bias = rng.integers(-5000, 5000, N, dtype=np.int32)
     m = rng.integers(1 << 29, 1 << 30, N, dtype=np.int32)
     s = rng.integers(-10, -6, N, dtype=np.int32)
-    program, lay = tiled_gemm_requant_program(CONFIG, M, K, N, a_zp=3, w_zp=-2, out_zp=-5)
+    program, lay = tiled_gemm_requant_program(config, M, K, N, a_zp=3, w_zp=-2, out_zp=-5)
     code = assemble(program)
     code_at = -(-lay.end // 32) * 32
     base = DRAM_BASE + ARENA
@@ -94,3 +95,18 @@ def test_irq_handshake_rule(f2_run):
     res = f2_run[1]
     assert res["irq_violations"] == 0
     assert res["irq_requests"] == res["irq_count_reg"] == len(res["jobs"])  # CL_IRQ_COUNT counts what was sent
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits", [128, 256])
+def test_wider_npu_bus(bits, tmp_path):
+    """The same GEMM through the whole CL with the NPU's AXI at 128 / 256 bits (upsizer ratios 4 and 2)."""
+    config = NpuConfig(dim=4, sp_rows=256, acc_rows=128, axi_data_bits=bits)
+    jobs = [gemm_job("irq+side-traffic", 70, 17, 9, 1, 0x21, config, side_traffic=SIDE),
+            gemm_job("reset-mid-task", 70, 17, 9, 3, 0x22, config, abort_after=400)]
+    res = ClSim(config, Shell.F2).run([j for j, _ in jobs], tmp_path, seed=9, pause=0.25)
+    for (job, expected), got in zip(jobs, res["jobs"], strict=True):
+        assert got["status"] == 0 and got["completed"] == 1, job.name
+        out = np.frombuffer(bytes.fromhex(got["output"]), np.int8).reshape(expected.shape)
+        np.testing.assert_array_equal(out, expected)
+    assert res["jobs"][0]["side_bad"] == 0 and res["irq_violations"] == 0
