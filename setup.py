@@ -2,7 +2,7 @@
 
 from setuptools import find_packages, setup
 
-FOLDERS = {"nux": "sdk/nux", "nux.rtl": "rtl", "nux.sim": "sim", "nux.driver": "driver"}
+FOLDERS = {"nux": "sdk/nux", "nux.rtl": "rtl", "nux.sim": "sim", "nux.driver": "driver", "nux.aws": "aws_f1"}
 
 
 def _packages() -> list[str]:
@@ -13,4 +13,5 @@ def _packages() -> list[str]:
     return sorted(set(names))
 
 
-setup(packages=_packages(), package_dir=FOLDERS, package_data={"": ["*.h", "*.cpp", "*.v", "*.sv", "*.json"]})
+DATA = ["*.h", "*.cpp", "*.v", "*.sv", "*.vh", "*.json", "*.xdc", "*.tcl", "*.sh"]
+setup(packages=_packages(), package_dir=FOLDERS, package_data={"": DATA})

@@ -8,8 +8,10 @@ preferring `resource4_wc` (write-combining: bulk writes become large TLPs) when 
 interrupt without a kernel driver, so waiting polls IRQ_STATUS.
 
 Options: `sysfs_root` (default /sys/bus/pci/devices), or explicit `bar0=` / `bar4=` paths (tests use ordinary
-files or a memfd), `mmio_offset` (page-aligned offset of the NPU registers in BAR0, default 0), `dram_base` (offset
-of device address 0 in BAR4, default 0), `dram_size` (default: BAR4 size - dram_base).
+files or a memfd), `mmio_offset` (page-aligned offset of the NPU registers in BAR0), `dram_base` (offset of device
+address 0 in BAR4), `dram_size` (default: BAR4 size - dram_base, cut to the NPU's
+2**CFG_DRAM_ADDR_BITS when BAR0 answers like a nux NPU). The defaults of `mmio_offset` and `dram_base` are
+the nux CL's address map (nux.isa.aws).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 from nux.device import DeviceError, check_dma, check_mmio, poll_irq
 from nux.driver.nodes import close_fds, open_node
 from nux.driver.registry import construct, register_backend
+from nux.isa.aws import DRAM_BASE, NPU_BAR0_OFFSET
 
 SYSFS_PCI = "/sys/bus/pci/devices"
 _HINT = (
@@ -49,8 +52,8 @@ class PciDevice:
         sysfs_root: str = SYSFS_PCI,
         bar0: str | None = None,
         bar4: str | None = None,
-        mmio_offset: int = 0,
-        dram_base: int = 0,
+        mmio_offset: int = NPU_BAR0_OFFSET,
+        dram_base: int = DRAM_BASE,
         dram_size: int | None = None,
     ):
         if sys.byteorder != "little":
@@ -77,13 +80,23 @@ class PciDevice:
             raise
         self.dram_base = dram_base
         bar_size = len(self._data)
-        self.dram_size = bar_size - dram_base if dram_size is None else dram_size
+        self.dram_size = self._npu_reach(bar_size - dram_base) if dram_size is None else dram_size
         if dram_base < 0 or not 0 < self.dram_size <= bar_size - dram_base:
             self.close()
             raise DeviceError(
                 f"pci: device memory [0x{dram_base:x}, +0x{self.dram_size:x}) does not fit BAR4 of "
                 f"0x{bar_size:x} bytes ({bar4})"
             )
+
+    def _npu_reach(self, window: int) -> int:
+        """The BAR4 window, cut to what a nux NPU behind BAR0 can address (F2's BAR4 is 128 GiB, the NPU's
+        space 2**CFG_DRAM_ADDR_BITS); the whole window when BAR0 does not answer like a nux NPU."""
+        from nux.isa import NPU_ID, REG
+
+        bits = self._regs[REG["CFG_DRAM_ADDR_BITS"] >> 2]
+        if self._regs[REG["ID"] >> 2] == NPU_ID and 16 <= bits <= 64:
+            return min(window, 1 << bits)
+        return window
 
     def _map(self, path: str, what: str, offset: int, length: int | None) -> mmap.mmap:
         fd = open_node(path, os.O_RDWR, what, _HINT)

@@ -8,7 +8,8 @@ silently truncated.
 
 Options (all optional): `channel` (K, default 0), `user`, `h2c`, `c2h` (node paths, so tests can point them at
 ordinary files), `dram_size` (bytes; default 2**CFG_DRAM_ADDR_BITS read from the device), `dram_base` (card
-address of device address 0, default 0), `chunk` (bytes per DMA request), `events` (True, a
+address of device address 0) and `mmio_offset` (offset of the NPU registers in the user BAR) -- both default to
+the nux CL's address map (nux.isa.aws) -- `chunk` (bytes per DMA request), `events` (True, a
 user-interrupt number K, or a path: block on `/dev/xdmaN_events_K` (K = 0 for True) instead of polling the IRQ
 registers; the CL must wire the NPU's irq to that user interrupt).
 """
@@ -22,6 +23,7 @@ import time
 from nux.device import DeviceError, check_dma, check_mmio, irq_pending, poll_irq
 from nux.driver.nodes import close_fds, open_node
 from nux.driver.registry import construct, register_backend
+from nux.isa.aws import DRAM_BASE, NPU_BAR0_OFFSET
 
 DEFAULT_CHUNK = 8 << 20
 _HINT = "is the XDMA driver loaded and the AFI programmed? (lsmod | grep xdma; ls /dev/xdma*)"
@@ -39,7 +41,8 @@ class XdmaDevice:
         h2c: str | None = None,
         c2h: str | None = None,
         dram_size: int | None = None,
-        dram_base: int = 0,
+        dram_base: int = DRAM_BASE,
+        mmio_offset: int = NPU_BAR0_OFFSET,
         chunk: int = DEFAULT_CHUNK,
         events: str | int | bool | None = None,
     ):
@@ -60,6 +63,7 @@ class XdmaDevice:
             self._c2h = self._open(self.paths["c2h"], os.O_RDONLY, "XDMA card-to-host DMA channel")
             self._events = self._open(events, os.O_RDONLY, "XDMA event file") if events else None
             self.dram_base = dram_base
+            self.mmio_offset = mmio_offset
             self.chunk = chunk
             self.dram_size = dram_size if dram_size is not None else self._reported_dram_size()
         except BaseException:
@@ -85,14 +89,14 @@ class XdmaDevice:
     # ------------------------------------------------------------------------------------------------ MMIO
     def read32(self, addr: int) -> int:
         check_mmio(addr)
-        data = os.pread(self._user, 4, addr)
+        data = os.pread(self._user, 4, self.mmio_offset + addr)
         if len(data) != 4:
             raise DeviceError(f"xdma: MMIO read at 0x{addr:x} returned {len(data)} bytes, not 4")
         return int.from_bytes(data, "little")
 
     def write32(self, addr: int, value: int) -> None:
         check_mmio(addr)
-        written = os.pwrite(self._user, (value & 0xFFFFFFFF).to_bytes(4, "little"), addr)
+        written = os.pwrite(self._user, (value & 0xFFFFFFFF).to_bytes(4, "little"), self.mmio_offset + addr)
         if written != 4:
             raise DeviceError(f"xdma: MMIO write at 0x{addr:x} wrote {written} bytes, not 4")
 

@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "nux.cli.quantize",
     "nux.cli.rtl",
     "nux.cli.sim",
+    "nux.cli.aws",
 ]
 
 
