@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cl_sim import ClSim, Job  # noqa: E402
-from nux.golden.programs import gemm_requant_reference, tiled_gemm_requant_program  # noqa: E402
+from nux.compiler.lower.tiled_gemm import gemm_requant_reference, tiled_gemm_requant_program  # noqa: E402
 from nux.isa import NPU_ID, ErrorCode, Irq, NpuConfig, Status, assemble  # noqa: E402
 from nux.isa.aws import DRAM_BASE, Shell, cl_register_values  # noqa: E402
 
