@@ -62,6 +62,12 @@ def test_conv_small_c_packed_rows_with_padding():
     assert any("packed" in note for note in cost.notes)
 
 
+def test_conv_small_c_packed_rows_without_padding():
+    """Packed kernel-row chunks read x itself (no padded copy) and must never be taken for per-tap chunks."""
+    cost = case(np.random.default_rng(2), c=2, h=30, w=30, o=10, k=(3, 3), pads=(0, 0, 0, 0), sp_rows=1024)
+    assert cost.notes[0] == "packed kernel rows" and "bands" not in cost.notes[1]
+
+
 def test_conv_uint8_weights_with_zero_point():
     case(np.random.default_rng(3), c=9, o=6, x_dtype="uint8", w_dtype="uint8", w_zp=131)
 
