@@ -62,6 +62,12 @@ def test_conv_small_c_packed_rows_with_padding():
     assert any("packed" in note for note in cost.notes)
 
 
+def test_conv_small_c_packed_rows_without_padding():
+    """Packed kernel-row chunks read x itself (no padded copy) and must never be taken for per-tap chunks."""
+    cost = case(np.random.default_rng(2), c=2, h=30, w=30, o=10, k=(3, 3), pads=(0, 0, 0, 0), sp_rows=1024)
+    assert cost.notes[0] == "packed kernel rows" and "bands" not in cost.notes[1]
+
+
 def test_conv_uint8_weights_with_zero_point():
     case(np.random.default_rng(3), c=9, o=6, x_dtype="uint8", w_dtype="uint8", w_zp=131)
 
@@ -132,3 +138,16 @@ def test_conv_input_bands_taps_as_views(stride, dil, pads, groups, h, sp):
     cost = case(np.random.default_rng(1), n=2, c=16, h=h, w=h, o=16, k=(3, 3), stride=stride, pads=pads, dil=dil,
                 groups=groups, sp_rows=sp, acc_rows=128)
     assert all("bands" in note for note in cost.notes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(20))
+def test_conv_small_channel_sweep(seed):
+    """Small-C inputs (packed kernel rows, padded copies, bands) with and without padding (CI: -m slow)."""
+    rng = np.random.default_rng(2000 + seed)
+    kh, kw = int(rng.integers(1, 8)), int(rng.integers(2, 8))
+    pads = (0, 0, 0, 0) if seed % 2 else tuple(int(p) for p in rng.integers(0, 4, size=4))
+    case(rng, n=int(rng.integers(1, 3)), c=int(rng.integers(1, 8)), h=int(rng.integers(kh + 2, 32)),
+         w=int(rng.integers(kw + 2, 32)), o=int(rng.integers(1, 20)), k=(kh, kw),
+         stride=tuple(int(v) for v in rng.integers(1, 3, size=2)), pads=pads, x_dtype=["int8", "uint8"][seed % 2],
+         dim=int(rng.choice([4, 8, 16])), sp_rows=1024, acc_rows=512)

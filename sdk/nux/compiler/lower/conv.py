@@ -373,7 +373,8 @@ def _schedule(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image, pl
     return GemmSchedule(cfg, ops, source, len(blocks), tile_m, tile_nt).build()
 
 
-def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> tuple[list[Instr], str]:
+def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image,
+            packed: bool = False) -> tuple[list[Instr], str]:
     """The GEMM schedule of groups g0..g1-1 (their weights, bias and parameters as constants): per-tap chunks,
     or input bands read once per channel chunk (taps as shifted views). The quick estimate ranks tilings within
     each layout; when the two layouts' best estimates are close on a small layer, the full model decides."""
@@ -382,7 +383,7 @@ def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> t
     nt = -(-(g1 - g0) * og // cfg.dim)
     bias, taps = job.bias[g0 * og : g1 * og], geo.kh * geo.kw
     best = [min(p, key=lambda q: q[0]) for p in (_plans(job, nt, len(chunks), bias, False),
-            _plans(job, nt, len(chunks) // taps, bias, True) if img.offset == job.x.offset and taps > 1 else [])
+            _plans(job, nt, len(chunks) // taps, bias, True) if not packed and taps > 1 else [])
             if p]
     if not best:
         raise Unsupported(f"no tiling fits sp_rows={cfg.sp_rows}, acc_rows={cfg.acc_rows} (double-buffered)")
@@ -425,18 +426,18 @@ def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.n
     if _packed(geo, c, dim):
         image = _pad_copy(em, x, geo.pads, job.zp_row, program) if any(geo.pads) else _Image(x.offset, n, h, wi, c)
         flat = ConvGeometry(geo.kh, geo.kw, geo.strides, (0, 0, 0, 0), geo.dilations, 1)
-        bundles = [(0, 1, _row_chunks(flat, c, dim), image)]
+        bundles = [(0, 1, _row_chunks(flat, c, dim), image, True)]
         notes.append("packed kernel rows" + (" (zero-point-padded copy)" if any(geo.pads) else ""))
     else:
         per = max(1, dim // max(cg, og)) if geo.groups > 1 else 1
         image = _Image(x.offset, n, h, wi, c)
         bundles = [(g0, min(g0 + per, geo.groups), _tap_chunks(geo, (min(g0 + per, geo.groups) - g0) * cg,
-                                                               g0 * cg, dim), image)
+                                                               g0 * cg, dim), image, False)
                    for g0 in range(0, geo.groups, per)]
-    for g0, g1, chunks, img in bundles:
+    for g0, g1, chunks, img, packed in bundles:
         if program:
             program.append(Instr(Opcode.SYNC))  # the next bundle (or the padded copy's reader) reuses every buffer
-        instrs, note = _bundle(job, g0, g1, chunks, img)
+        instrs, note = _bundle(job, g0, g1, chunks, img, packed)
         program += instrs
         notes.append(note)
     return finish_layer(em, program, n * y.shape[2] * y.shape[3] * o * cg * geo.kh * geo.kw, notes)
