@@ -14,6 +14,8 @@ import pytest
 from amaranth.sim import Simulator
 from nux.aws.upsizer import AxiUpsizer
 
+pytestmark = pytest.mark.rtl
+
 OFFSET = 0x10000
 WIDE = 64  # bytes
 MAX_CYCLES = 60_000  # the traffic needs well under 20k cycles at any width
