@@ -13,4 +13,5 @@ def _packages() -> list[str]:
     return sorted(set(names))
 
 
-setup(packages=_packages(), package_dir=FOLDERS, package_data={"": ["*.h", "*.cpp", "*.v", "*.sv", "*.json"]})
+setup(packages=_packages(), package_dir=FOLDERS, package_data={"": ["*.h", "*.cpp", "*.v", "*.sv", "*.json"], "nux.clib": ["c/*.c", "c/*.h"]},
+)

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "nux.cli.quantize",
     "nux.cli.rtl",
     "nux.cli.sim",
+    "nux.cli.config",
 ]
 
 
