@@ -3,6 +3,8 @@
  *   checks api MODEL.enf                 bad arguments -> documented codes; then a run still works
  *   checks timeout MODEL.enf             a 1 ms timeout fails the run with nux_error_t_timeout; the next run works
  *   checks fuzz FILE...                  one line per file: the code nux_create_sync_model returned
+ *   checks hw DEVICE MODEL.enf          a register-file stand-in (xdma/pci on plain files): load, set the input
+ *                                        pattern, run with a 50 ms timeout (nothing executes: a timeout)
  *   checks stress COPY.enf TASKS THREADS BATCH   tasks from several threads; every id exactly one callback, right
  *                                        outputs (the model copies its input to its output)
  */
@@ -96,6 +98,26 @@ static int timeout(unsigned char *enf, size_t len) {
     return 0;
 }
 
+static int hw(const char *device, unsigned char *enf, size_t len) {
+    nux_handle_t nux;
+    nux_sync_model_t m;
+    nux_tensor_t t;
+    CHECK(nux_create_with_device(device, &nux));
+    CHECK(nux_create_sync_model(nux, enf, len, &m));
+    CHECK(model_input_tensor(m, 0, &t));
+    size_t size = nux_tensor_size(t);
+    void *in = malloc(size);
+    fill_input(in, size, NULL, 3);
+    CHECK(tensor_set_buffer(t, in, (int)size));
+    free(in);
+    CHECK(nux_set_timeout(nux, 50));
+    EXPECT(model_run(m), nux_error_t_timeout);
+    destroy_sync_model(m);
+    destroy_nux(nux);
+    printf("hw ok\n");
+    return 0;
+}
+
 static int fuzz(int count, char **files) {
     nux_handle_t nux;
     CHECK(create_nux(&nux));
@@ -184,6 +206,13 @@ static int stress(unsigned char *enf, size_t len, int tasks, int threads, int ba
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     if (!strcmp(argv[1], "fuzz")) return fuzz(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "hw") && argc == 4) {
+        size_t n;
+        unsigned char *model = read_file(argv[3], &n);
+        int rc = hw(argv[2], model, n);
+        free(model);
+        return rc;
+    }
     size_t len;
     unsigned char *enf = read_file(argv[2], &len);
     int rc = 2;
