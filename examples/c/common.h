@@ -7,7 +7,7 @@
 #include "nux.h"
 
 /* The whole file in a malloc'd buffer (exits with a message on failure). */
-static unsigned char *read_file(const char *path, size_t *len) {
+static inline unsigned char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "cannot open %s\n", path); exit(2); }
     fseek(f, 0, SEEK_END);
@@ -21,7 +21,7 @@ static unsigned char *read_file(const char *path, size_t *len) {
 }
 
 /* Fill `buf` from `path` (its size must be `len`) or, when path is NULL, with a pattern seeded by `seed`. */
-static void fill_input(void *buf, size_t len, const char *path, unsigned long long seed) {
+static inline void fill_input(void *buf, size_t len, const char *path, unsigned long long seed) {
     unsigned char *b = buf;
     if (!path) {
         for (size_t i = 0; i < len; i++) b[i] = (unsigned char)((i * 7u + seed * 13u) & 0xFF);
@@ -35,7 +35,7 @@ static void fill_input(void *buf, size_t len, const char *path, unsigned long lo
 }
 
 /* Print a line about an output; write it to PREFIX<index>.bin when prefix is given. */
-static void emit_output(const char *prefix, int index, const void *buf, size_t len) {
+static inline void emit_output(const char *prefix, int index, const void *buf, size_t len) {
     const unsigned char *b = buf;
     unsigned long long hash = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++) hash = (hash ^ b[i]) * 1099511628211ull;
