@@ -5,6 +5,12 @@
 
 #include "internal.h"
 
+void nux_lock(nux_handle_t h) {
+    h->users++;
+    pthread_mutex_lock(&h->lock);
+    h->users--;
+}
+
 nux_error_t create_nux(nux_handle_t *nux) { return nux_create_with_device(getenv("NUX_DEVICE"), nux); }
 
 static nux_error_t start(nux_handle_t h, const nux_config *config) {
@@ -73,7 +79,7 @@ void destroy_nux(nux_handle_t h) {
 
 nux_error_t nux_set_timeout(nux_handle_t h, unsigned milliseconds) {
     if (!h || !milliseconds) return nux_fail(nux_error_t_invalid_argument, "nux_set_timeout: NULL handle or 0 ms");
-    pthread_mutex_lock(&h->lock);
+    nux_lock(h);
     h->timeout = milliseconds / 1000.0;
     pthread_mutex_unlock(&h->lock);
     return nux_error_t_success;
@@ -104,7 +110,7 @@ static nux_error_t write_image(nux_handle_t h, const nux_enf *enf, uint64_t base
 }
 
 nux_error_t nux_context_load(nux_handle_t h, const nux_enf *enf, uint64_t *arena_base) {
-    pthread_mutex_lock(&h->lock);
+    nux_lock(h);
     nux_error_t err = h->device ? nux_error_t_success : start(h, &enf->config);
     if (!err) err = check_fit(&enf->config, &h->device->config);
     if (!err) err = nux_memory_alloc(&h->memory, enf->arena_size, arena_base);
@@ -115,7 +121,7 @@ nux_error_t nux_context_load(nux_handle_t h, const nux_enf *enf, uint64_t *arena
 }
 
 void nux_context_unload(nux_handle_t h, const nux_enf *enf, uint64_t arena_base) {
-    pthread_mutex_lock(&h->lock);
+    nux_lock(h);
     nux_memory_free(&h->memory, arena_base, enf->arena_size);
     h->models--;
     pthread_mutex_unlock(&h->lock);

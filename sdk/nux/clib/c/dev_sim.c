@@ -19,7 +19,7 @@
 typedef struct {
     nux_device base;
     void *dl, *sim;
-    uint64_t chunk; /* cycles per run call, sized to take ~2 ms */
+    uint64_t chunk; /* cycles per run call, sized to take ~0.5 ms */
     uint32_t (*abi_version)(void);
     void *(*create)(uint64_t, uint32_t, double);
     void (*destroy)(void *);
@@ -63,7 +63,7 @@ static int sim_wait_irq(nux_device *d, double seconds) {
         double start = nux_now();
         if (start >= deadline) return 0;
         if (sim_check(s, s->run(s->sim, s->chunk, UNTIL_IRQ), "run")) return -1;
-        double took = nux_now() - start, scale = took > 0 ? 2e-3 / took : 2.0;
+        double took = nux_now() - start, scale = took > 0 ? 5e-4 / took : 2.0;
         scale = scale < 0.5 ? 0.5 : scale > 2.0 ? 2.0 : scale;
         double next = (double)s->chunk * scale;
         s->chunk = next < 200 ? 200 : next > 1e7 ? 10000000 : (uint64_t)next;

@@ -129,6 +129,7 @@ typedef struct {
 /* ---- the handle (context.c) ---- */
 struct nux_context {
     pthread_mutex_t lock; /* the device, the queue, the memory */
+    _Atomic int users;    /* threads waiting for `lock`: the completion thread lets them in between waits */
     pthread_cond_t work;  /* the completion thread waits here for jobs */
     nux_device_spec spec;
     nux_device *device; /* opened by the first model (sim is built for that model's config) */
@@ -148,6 +149,8 @@ struct nux_context {
     pthread_t thread;
 };
 
+/* Take `lock` from a caller's thread (the completion thread yields it between its waits for the interrupt). */
+void nux_lock(nux_handle_t h);
 /* Opens the device for `enf` if needed, checks compatibility, allocates and fills an arena (code + consts). */
 nux_error_t nux_context_load(nux_handle_t h, const nux_enf *enf, uint64_t *arena_base);
 void nux_context_unload(nux_handle_t h, const nux_enf *enf, uint64_t arena_base);

@@ -5,13 +5,14 @@
  * last step is), and waits for the interrupt (the simulator advances time there). A fault is attributed by
  * FAULT_TAG; a task running longer than the timeout is a hang. Either way the NPU is reset, the culprit fails,
  * the other tasks in flight are aborted, and queued jobs go on. Jobs' `done` run on this thread without locks. */
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 
 #define IRQS (NUX_FIELD_PUT(NUX_IRQ_ENABLE_DONE, 1) | NUX_FIELD_PUT(NUX_IRQ_ENABLE_ERROR, 1))
-#define WAIT_SLICE 5e-3 /* the longest the thread waits for the irq before looking at new work */
+#define WAIT_SLICE 1e-3 /* the longest the thread waits for the irq before looking at new work */
 
 static int rd(nux_handle_t h, uint32_t reg, uint32_t *v) { return h->device->ops->read32(h->device, reg, v); }
 static int wr(nux_handle_t h, uint32_t reg, uint32_t v) { return h->device->ops->write32(h->device, reg, v); }
@@ -41,7 +42,7 @@ void nux_queue_job(nux_handle_t h, nux_job *job) {
         job->done(job, nux_error_t_success, "");
         return;
     }
-    pthread_mutex_lock(&h->lock);
+    nux_lock(h);
     if (h->waiting_tail) h->waiting_tail->next = job;
     else h->waiting_head = job;
     h->waiting_tail = job;
@@ -181,7 +182,14 @@ void *nux_queue_thread(void *arg) {
         }
         nux_job *done = NULL;
         step(h, &done);
-        if (!done) continue;
+        if (!done) {
+            if (h->users) { /* let submitters in between two waits for the interrupt */
+                pthread_mutex_unlock(&h->lock);
+                sched_yield();
+                pthread_mutex_lock(&h->lock);
+            }
+            continue;
+        }
         pthread_mutex_unlock(&h->lock);
         /* the list is newest first: deliver in completion order */
         nux_job *ordered = NULL;

@@ -110,7 +110,7 @@ nux_error_t model_output_tensor(nux_sync_model_t m, int index, nux_tensor_t *out
 
 static nux_error_t transfer(nux_sync_model_t m, const struct nux_tensor *t, int to_device) {
     nux_device *d = m->nux->device;
-    pthread_mutex_lock(&m->nux->lock);
+    nux_lock(m->nux);
     int rc = to_device ? d->ops->write(d, m->arena + t->info->offset, t->data, t->info->size)
                        : d->ops->read(d, m->arena + t->info->offset, t->data, t->info->size);
     pthread_mutex_unlock(&m->nux->lock);

@@ -174,7 +174,7 @@ nux_error_t task_execute(nux_task_t t, nux_request_id_t id) {
     t->id = id;
     nux_device *d = m->nux->device;
     int rc = 0;
-    pthread_mutex_lock(&m->nux->lock);
+    nux_lock(m->nux);
     for (int i = 0; i < m->n_inputs && !rc; i++)
         rc = d->ops->write(d, t->arena + m->tensors[i]->offset, t->buffers[i], m->tensors[i]->size);
     pthread_mutex_unlock(&m->nux->lock);
