@@ -44,7 +44,7 @@ def mutated_cases(tmp_path, count: int, seed: int) -> dict[str, bool]:
     cases = {}
     for image in (write_enf(dataclasses.replace(sample_enf(), meta={})), write_enf(minimal_enf())):
         sites = field_sites(image)
-        for i in range(count // 2):
+        for _ in range(count // 2):
             _, data = mutate(rng, image, sites)
             path = tmp_path / f"{len(cases)}.enf"
             path.write_bytes(data)
