@@ -87,12 +87,6 @@ static void *map(const char *path, uint64_t offset, size_t *length) {
     return m;
 }
 
-static uint64_t option_u64(const nux_device_spec *spec, const char *key, uint64_t fallback) {
-    char buf[64];
-    const char *v = nux_device_option(spec, key, buf, sizeof buf);
-    return v ? strtoull(v, NULL, 0) : fallback;
-}
-
 nux_error_t nux_pci_open(const nux_device_spec *spec, nux_device **out) {
     char root[256], bar0[512], bar4[512];
     if (!nux_device_option(spec, "sysfs_root", root, sizeof root)) strcpy(root, "/sys/bus/pci/devices");
@@ -111,15 +105,15 @@ nux_error_t nux_pci_open(const nux_device_spec *spec, nux_device **out) {
     if (!p) return nux_fail(nux_error_t_out_of_memory, "out of memory");
     p->base.ops = &PCI_OPS;
     p->regs_len = 4096;
-    p->regs = map(bar0, option_u64(spec, "mmio_offset", 0), &p->regs_len);
+    p->regs = map(bar0, nux_device_option_u64(spec, "mmio_offset", 0), &p->regs_len);
     if (p->regs) p->data = map(bar4, 0, &p->data_len);
-    p->dram_base = option_u64(spec, "dram_base", 0);
+    p->dram_base = nux_device_option_u64(spec, "dram_base", 0);
     if (!p->regs || !p->data || p->dram_base >= p->data_len) {
         if (p->regs && p->data) nux_fail(nux_error_t_nux_creation_failed, "pci: dram_base is beyond BAR4");
         p_close(&p->base);
         return nux_error_t_nux_creation_failed;
     }
-    p->base.dram_size = option_u64(spec, "dram_size", p->data_len - p->dram_base);
+    p->base.dram_size = nux_device_option_u64(spec, "dram_size", p->data_len - p->dram_base);
     if (!p->base.dram_size || p->base.dram_size > p->data_len - p->dram_base) {
         p_close(&p->base);
         return nux_fail(nux_error_t_nux_creation_failed, "pci: device memory does not fit BAR4 (%s)", bar4);

@@ -94,24 +94,18 @@ static int open_node(const nux_device_spec *spec, const char *key, const char *f
     return fd;
 }
 
-static uint64_t option_u64(const nux_device_spec *spec, const char *key, uint64_t fallback) {
-    char buf[64];
-    const char *v = nux_device_option(spec, key, buf, sizeof buf);
-    return v ? strtoull(v, NULL, 0) : fallback;
-}
-
 nux_error_t nux_xdma_open(const nux_device_spec *spec, nux_device **out) {
     xdma_device *x = calloc(1, sizeof *x);
     if (!x) return nux_fail(nux_error_t_out_of_memory, "out of memory");
     x->base.ops = &XDMA_OPS;
     x->user = x->h2c = x->c2h = -1;
-    int index = spec->arg[0] ? atoi(spec->arg) : 0, channel = (int)option_u64(spec, "channel", 0);
+    int index = spec->arg[0] ? atoi(spec->arg) : 0, channel = (int)nux_device_option_u64(spec, "channel", 0);
     char user[64], h2c[64], c2h[64];
     snprintf(user, sizeof user, "/dev/xdma%d_user", index);
     snprintf(h2c, sizeof h2c, "/dev/xdma%d_h2c_%d", index, channel);
     snprintf(c2h, sizeof c2h, "/dev/xdma%d_c2h_%d", index, channel);
-    x->dram_base = option_u64(spec, "dram_base", 0);
-    x->chunk = option_u64(spec, "chunk", 8u << 20);
+    x->dram_base = nux_device_option_u64(spec, "dram_base", 0);
+    x->chunk = nux_device_option_u64(spec, "chunk", 8u << 20);
     if ((x->user = open_node(spec, "user", user, O_RDWR)) < 0 || (x->h2c = open_node(spec, "h2c", h2c, O_WRONLY)) < 0 ||
         (x->c2h = open_node(spec, "c2h", c2h, O_RDONLY)) < 0 || !x->chunk) {
         if (!x->chunk) nux_fail(nux_error_t_nux_creation_failed, "xdma: chunk must be positive");
@@ -121,7 +115,7 @@ nux_error_t nux_xdma_open(const nux_device_spec *spec, nux_device **out) {
     uint32_t bits = 0;
     x->base.dram_size = 1; /* until known: MMIO does not need it */
     if (x_read32(&x->base, NUX_REG_CFG_DRAM_ADDR_BITS, &bits)) bits = 0;
-    x->base.dram_size = option_u64(spec, "dram_size", bits >= 16 && bits < 64 ? UINT64_C(1) << bits : 0);
+    x->base.dram_size = nux_device_option_u64(spec, "dram_size", bits >= 16 && bits < 64 ? UINT64_C(1) << bits : 0);
     if (!x->base.dram_size) {
         x_close(&x->base);
         return nux_fail(nux_error_t_nux_creation_failed, "xdma: the device does not report its DRAM size; pass "

@@ -2,6 +2,7 @@
  * interrupt registers for backends without an interrupt line. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,6 +38,12 @@ const char *nux_device_option(const nux_device_spec *spec, const char *key, char
         p += n + (end != NULL);
     }
     return NULL;
+}
+
+uint64_t nux_device_option_u64(const nux_device_spec *spec, const char *key, uint64_t fallback) {
+    char buf[64];
+    const char *v = nux_device_option(spec, key, buf, sizeof buf);
+    return v ? strtoull(v, NULL, 0) : fallback;
 }
 
 nux_error_t nux_device_identify(nux_device *d) {

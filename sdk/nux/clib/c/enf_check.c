@@ -80,24 +80,20 @@ static nux_error_t check_unique_names(const nux_enf *enf) {
     return err;
 }
 
-typedef struct {
-    uint64_t start, end;
-} span64;
-
-static int by_start(const void *a, const void *b) {
-    const span64 *x = a, *y = b;
+int nux_region_order(const void *a, const void *b) {
+    const nux_region *x = a, *y = b;
     return x->start < y->start ? -1 : x->start > y->start ? 1 : (x->end > y->end) - (x->end < y->end);
 }
 
 /* Code regions must not overlap each other or the constants; tensors must not overlap either. */
 static nux_error_t check_regions(const nux_enf *enf) {
     uint32_t n = enf->n_programs + (enf->const_size ? 1 : 0);
-    span64 *fixed = malloc((n + 1) * sizeof *fixed);
+    nux_region *fixed = malloc((n + 1) * sizeof *fixed);
     if (!fixed) return nux_fail(nux_error_t_out_of_memory, "out of memory");
     for (uint32_t i = 0; i < enf->n_programs; i++)
-        fixed[i] = (span64){enf->programs[i].offset, enf->programs[i].offset + enf->programs[i].size};
-    if (enf->const_size) fixed[n - 1] = (span64){enf->const_offset, enf->const_offset + enf->const_size};
-    qsort(fixed, n, sizeof *fixed, by_start);
+        fixed[i] = (nux_region){enf->programs[i].offset, enf->programs[i].offset + enf->programs[i].size};
+    if (enf->const_size) fixed[n - 1] = (nux_region){enf->const_offset, enf->const_offset + enf->const_size};
+    qsort(fixed, n, sizeof *fixed, nux_region_order);
     nux_error_t err = nux_error_t_success;
     for (uint32_t i = 1; i < n && !err; i++)
         if (fixed[i].start < fixed[i - 1].end) err = BAD("code or constant regions overlap at arena offset %llu",

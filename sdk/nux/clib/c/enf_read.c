@@ -57,14 +57,6 @@ static nux_error_t read_header(const uint8_t *d, uint64_t len, nux_enf_header_t 
     return nux_error_t_success;
 }
 
-typedef struct {
-    uint64_t start, end;
-} region;
-
-static int by_start(const void *a, const void *b) {
-    const region *x = a, *y = b;
-    return x->start < y->start ? -1 : x->start > y->start ? 1 : (x->end > y->end) - (x->end < y->end);
-}
 
 static nux_error_t add_section(sections *s, uint32_t kind, span sp) {
     span **list = kind == NUX_ENF_SECTION_CODE ? &s->code : kind == NUX_ENF_SECTION_HOST ? &s->host : NULL;
@@ -86,11 +78,11 @@ static nux_error_t read_sections(const uint8_t *d, uint64_t len, const nux_enf_h
     uint64_t end = table + count * sizeof(nux_enf_section_t);
     if (table < h->header_size || table % NUX_ENF_ALIGN || table > len || end > len)
         return BAD("section table must be 8-aligned, after the header and inside the file");
-    region *regions = malloc((count + 2) * sizeof *regions);
+    nux_region *regions = malloc((count + 2) * sizeof *regions);
     if (!regions) return nux_fail(nux_error_t_out_of_memory, "out of memory reading the section table");
     size_t n = 0;
-    regions[n++] = (region){0, h->header_size};
-    regions[n++] = (region){table, end};
+    regions[n++] = (nux_region){0, h->header_size};
+    regions[n++] = (nux_region){table, end};
     nux_error_t err = nux_error_t_success;
     for (uint64_t i = 0; i < count && !err; i++) {
         nux_enf_section_t e;
@@ -100,12 +92,12 @@ static nux_error_t read_sections(const uint8_t *d, uint64_t len, const nux_enf_h
         } else if (e.offset % NUX_ENF_ALIGN || e.offset > len || e.size > len - e.offset) {
             err = BAD("section %llu must start 8-aligned and lie inside the file", (unsigned long long)i);
         } else {
-            regions[n++] = (region){e.offset, e.offset + e.size};
+            regions[n++] = (nux_region){e.offset, e.offset + e.size};
             if (e.kind <= MAX_KIND) err = add_section(s, e.kind, (span){d + e.offset, e.size});
         }
     }
     if (!err) {
-        qsort(regions, n, sizeof *regions, by_start);
+        qsort(regions, n, sizeof *regions, nux_region_order);
         for (size_t i = 1; i < n && !err; i++)
             if (regions[i].start < regions[i - 1].end)
                 err = BAD("region [%llu, %llu) overlaps [%llu, %llu)", (unsigned long long)regions[i].start,

@@ -53,6 +53,11 @@ typedef struct {
 /* Parses and validates `len` bytes (copied); nux_error_t_invalid_enf / _unsupported_version with a message. */
 nux_error_t nux_enf_parse(const unsigned char *data, size_t len, nux_enf *out);
 void nux_enf_free(nux_enf *enf);
+/* A byte range [start, end) of a file or an arena; nux_region_order sorts them for overlap checks. */
+typedef struct {
+    uint64_t start, end;
+} nux_region;
+int nux_region_order(const void *a, const void *b);
 /* The semantic rules (enf_check.c), on an ENF whose container was read. */
 nux_error_t nux_enf_check(const nux_enf *enf);
 uint32_t nux_crc32(uint32_t crc, const uint8_t *p, size_t n);
@@ -86,6 +91,8 @@ typedef struct {
 nux_error_t nux_device_parse(const char *text, nux_device_spec *out);
 /* The value of option `key` in the spec ("" -> NULL when absent), copied into `buf`. */
 const char *nux_device_option(const nux_device_spec *spec, const char *key, char *buf, size_t size);
+/* An integer option (any C base), or `fallback` when absent. */
+uint64_t nux_device_option_u64(const nux_device_spec *spec, const char *key, uint64_t fallback);
 /* Reads ID, VERSION and CFG_* and checks them (nux_error_t_nux_creation_failed when not a nux NPU). */
 nux_error_t nux_device_identify(nux_device *d);
 /* `config` is the ENF's (sim builds the device for it); hardware ignores it. */
