@@ -2,6 +2,8 @@
  *
  *   checks api MODEL.enf                 bad arguments -> documented codes; then a run still works
  *   checks timeout MODEL.enf             a 1 ms timeout fails the run with nux_error_t_timeout; the next run works
+ *   checks fault BAD.enf GOOD.enf        BAD faults on the NPU: sync and task runs fail with their codes, GOOD
+ *                                        then runs on the same handle
  *   checks fuzz FILE...                  one line per file: the code nux_create_sync_model returned
  *   checks hw DEVICE MODEL.enf          a register-file stand-in (xdma/pci on plain files): load, set the input
  *                                        pattern, run with a 50 ms timeout (nothing executes: a timeout)
@@ -118,6 +120,41 @@ static int hw(const char *device, unsigned char *enf, size_t len) {
     return 0;
 }
 
+static atomic_int fault_errors, fault_finishes;
+static void fault_error(nux_request_id_t id, nux_error_t error) {
+    printf("task %llu: %s\n", (unsigned long long)id, nux_error_name(error));
+    atomic_fetch_add(&fault_errors, 1);
+}
+static void fault_finish(nux_request_id_t id) {
+    (void)id;
+    atomic_fetch_add(&fault_finishes, 1);
+}
+
+static int fault(unsigned char *bad, size_t bad_len, unsigned char *good, size_t good_len) {
+    nux_handle_t nux;
+    nux_sync_model_t m, ok;
+    nux_task_model_t tm;
+    CHECK(create_nux(&nux));
+    CHECK(nux_create_sync_model(nux, bad, bad_len, &m));
+    CHECK(nux_create_sync_model(nux, good, good_len, &ok));
+    EXPECT(model_run(m), nux_error_t_model_execution_failed);
+    printf("sync: %s\n", nux_last_error());
+    CHECK(model_run(ok));
+    CHECK(nux_create_task_model(nux, bad, bad_len, 2, NULL, fault_error, fault_finish, &tm));
+    for (int r = 0; r < 4; r++) {
+        nux_task_t task;
+        CHECK(task_model_get_task(tm, &task));
+        CHECK(task_execute(task, (nux_request_id_t)r));
+    }
+    destroy_task_model(tm);
+    CHECK(model_run(ok));
+    printf("errors %d finishes %d\n", atomic_load(&fault_errors), atomic_load(&fault_finishes));
+    destroy_sync_model(m);
+    destroy_sync_model(ok);
+    destroy_nux(nux);
+    return 0;
+}
+
 static int fuzz(int count, char **files) {
     nux_handle_t nux;
     CHECK(create_nux(&nux));
@@ -206,6 +243,13 @@ static int stress(unsigned char *enf, size_t len, int tasks, int threads, int ba
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     if (!strcmp(argv[1], "fuzz")) return fuzz(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "fault") && argc == 4) {
+        size_t n, m;
+        unsigned char *bad = read_file(argv[2], &n), *good = read_file(argv[3], &m);
+        int rc = fault(bad, n, good, m);
+        free(bad), free(good);
+        return rc;
+    }
     if (!strcmp(argv[1], "hw") && argc == 4) {
         size_t n;
         unsigned char *model = read_file(argv[3], &n);

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import CONFIG
 from nux.driver import Npu
+from nux.isa import ErrorCode
 
 
 def python_output(enf_path, a_path) -> bytes:
@@ -56,6 +57,31 @@ def test_hung_device_times_out_resets_and_the_next_run_works(programs, run_c, ge
     result = run_c(programs()["checks"], "timeout", enf)
     assert result.returncode == 0, result.stderr
     assert "did not finish the task within 0.001 s; it was reset" in result.stdout
+
+
+def faulting_enf(tmp_path):
+    """The copy ENF with a program that stores far outside its arena: ARENA_VIOLATION at instruction 1."""
+    import dataclasses
+
+    from npu_programs import copy_enf
+    from nux.enf import Program, save_enf
+    from nux.isa import Instr, assemble
+
+    enf = copy_enf(CONFIG, (3, 8))
+    code = assemble([Instr("sync"), Instr("store", dram_offset=1 << 20), Instr("end")])
+    save_enf(dataclasses.replace(enf, programs=[Program(code, 0, "faulty")]), tmp_path / "bad.enf")
+    return tmp_path / "bad.enf"
+
+
+@pytest.mark.parametrize("sanitize", [False, True], ids=["plain", "asan"])
+def test_npu_faults_fail_runs_and_tasks_then_the_device_works(programs, run_c, copy_enf_file, tmp_path, sanitize):
+    result = run_c(programs(sanitize)["checks"], "fault", faulting_enf(tmp_path), copy_enf_file)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"sync: the NPU stopped with error code {int(ErrorCode.ARENA_VIOLATION)} at pc 1" in result.stdout
+    assert "errors 4 finishes 0" in result.stdout
+    codes = [line.split(": ")[1] for line in result.stdout.splitlines() if line.startswith("task ")]
+    assert codes.count("nux_error_t_model_execution_failed") >= 2
+    assert set(codes) <= {"nux_error_t_model_execution_failed", "nux_error_t_task_aborted"}
 
 
 def test_sanitizers_sync_task_and_bad_input(programs, run_c, gemm_case, copy_enf_file, tmp_path):
