@@ -19,8 +19,6 @@ CONFIG = TEST_CONFIGS[0]  # dim 4: the fastest simulation
 PROGRAMS = {"sync_model": ROOT / "examples/c/sync_model.c", "task_model": ROOT / "examples/c/task_model.c",
             "checks": ROOT / "tests/clib/checks.c"}
 
-pytestmark = pytest.mark.rtl
-
 
 @pytest.fixture(scope="session")
 def sim_library() -> Path:
@@ -46,12 +44,12 @@ def programs(tmp_path_factory):
 
 
 @pytest.fixture
-def run_c(sim_library):
-    """Run a C program on the sim device; returns the CompletedProcess (check=False)."""
+def run_c(request):
+    """Run a C program (on the sim device unless `sim=False`); returns the CompletedProcess (check=False)."""
 
-    def run(*args: object, env: dict[str, str] | None = None, timeout: float = 600):
-        environment = {**os.environ, "NUX_DEVICE": "sim", "NUX_SIM_LIBRARY": str(sim_library),
-                       "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", **(env or {})}
+    def run(*args: object, env: dict[str, str] | None = None, timeout: float = 600, sim: bool = True):
+        device = {"NUX_DEVICE": "sim", "NUX_SIM_LIBRARY": str(request.getfixturevalue("sim_library"))} if sim else {}
+        environment = {**os.environ, **device, "ASAN_OPTIONS": "detect_leaks=1", **(env or {})}
         return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=environment,
                               timeout=timeout)
 

@@ -22,6 +22,8 @@ from test_fuzz import field_sites, mutate  # noqa: E402
 ACCEPTED = {"nux_error_t_success", "nux_error_t_incompatible_config", "nux_error_t_host_fallback"}
 REJECTED = {"nux_error_t_invalid_enf", "nux_error_t_unsupported_version"}
 
+pytestmark = pytest.mark.rtl  # the Verilator device
+
 
 def c_codes(run_c, checks, files) -> dict[str, str]:
     result = run_c(checks, "fuzz", *files)

@@ -32,7 +32,7 @@ def test_register_file_stand_in(programs, run_c, tmp_path, backend):
     card.write_bytes(bytes(CARD))
     device = (f"xdma:0,user={user},h2c={card},c2h={card},dram_size={CARD}" if backend == "xdma"
               else f"pci,bar0={user},bar4={card}")
-    result = run_c(programs()["checks"], "hw", device, tmp_path / "copy.enf")
+    result = run_c(programs()["checks"], "hw", device, tmp_path / "copy.enf", sim=False)
     assert result.returncode == 0 and "hw ok" in result.stdout, result.stderr
     memory, regs = card.read_bytes(), np.frombuffer(user.read_bytes(), dtype="<u4")
     code = enf.programs[0].code

@@ -10,6 +10,8 @@ from conftest import CONFIG
 from nux.driver import Npu
 from nux.isa import ErrorCode
 
+pytestmark = pytest.mark.rtl  # the Verilator device
+
 
 def python_output(enf_path, a_path) -> bytes:
     with Npu("sim", config=CONFIG) as npu:
