@@ -13,5 +13,8 @@ def _packages() -> list[str]:
     return sorted(set(names))
 
 
-setup(packages=_packages(), package_dir=FOLDERS, package_data={"": ["*.h", "*.cpp", "*.v", "*.sv", "*.json"], "nux.clib": ["c/*.c", "c/*.h"]},
+setup(
+    packages=_packages(),
+    package_dir=FOLDERS,
+    package_data={"": ["*.h", "*.cpp", "*.v", "*.sv", "*.json"], "nux.clib": ["c/*.c", "c/*.h"]},
 )
