@@ -4,6 +4,8 @@
  *   checks timeout MODEL.enf             a 1 ms timeout fails the run with nux_error_t_timeout; the next run works
  *   checks fault BAD.enf GOOD.enf        BAD faults on the NPU: sync and task runs fail with their codes, GOOD
  *                                        then runs on the same handle
+ *   checks chain COPY.enf                callbacks submit the next task (max_batch 2); with max_batch 1,
+ *                                        get_task inside a callback fails instead of deadlocking
  *   checks fuzz FILE...                  one line per file: the code nux_create_sync_model returned
  *   checks hw DEVICE MODEL.enf          a register-file stand-in (xdma/pci on plain files): load, set the input
  *                                        pattern, run with a 50 ms timeout (nothing executes: a timeout)
@@ -155,6 +157,42 @@ static int fault(unsigned char *bad, size_t bad_len, unsigned char *good, size_t
     return 0;
 }
 
+static nux_task_model_t chain_model;
+static atomic_int chained, refused;
+#define CHAIN 50
+
+static void chain_next(nux_request_id_t id) {
+    nux_task_t task;
+    atomic_fetch_add(&chained, 1);
+    if (id + 1 >= CHAIN) return;
+    nux_error_t err = task_model_get_task(chain_model, &task);
+    if (err == nux_error_t_get_task_failed) {
+        atomic_fetch_add(&refused, 1);
+        return;
+    }
+    CHECK(err);
+    fill_input(task_input(task, 0), task_input_size(task, 0), NULL, id + 1);
+    CHECK(task_execute(task, id + 1));
+}
+
+static int chain(unsigned char *enf, size_t len) {
+    nux_handle_t nux;
+    nux_task_t task;
+    CHECK(create_nux(&nux));
+    for (int batch = 2; batch >= 1; batch--) {
+        atomic_store(&chained, 0);
+        CHECK(nux_create_task_model(nux, enf, len, batch, NULL, NULL, chain_next, &chain_model));
+        CHECK(task_model_get_task(chain_model, &task));
+        CHECK(task_execute(task, 0));
+        while (atomic_load(&chained) < (batch == 2 ? CHAIN : 1) || !task_model_is_all_task_done(chain_model)) {
+        }
+        destroy_task_model(chain_model);
+        printf("max_batch %d: %d chained, %d refused\n", batch, atomic_load(&chained), atomic_load(&refused));
+    }
+    destroy_nux(nux);
+    return 0;
+}
+
 static int fuzz(int count, char **files) {
     nux_handle_t nux;
     CHECK(create_nux(&nux));
@@ -262,6 +300,7 @@ int main(int argc, char **argv) {
     int rc = 2;
     if (!strcmp(argv[1], "api")) rc = api(enf, len);
     else if (!strcmp(argv[1], "timeout")) rc = timeout(enf, len);
+    else if (!strcmp(argv[1], "chain")) rc = chain(enf, len);
     else if (!strcmp(argv[1], "stress") && argc == 6)
         rc = stress(enf, len, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     free(enf);

@@ -49,6 +49,13 @@ def test_stress_ten_thousand_tasks(programs, run_c, copy_enf_file):
     assert "10000 tasks, 10000 with exactly one callback, 0 failed, 0 wrong outputs" in result.stdout
 
 
+def test_callbacks_submit_the_next_task_without_deadlock(programs, run_c, copy_enf_file):
+    result = run_c(programs()["checks"], "chain", copy_enf_file, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "max_batch 2: 50 chained, 0 refused" in result.stdout
+    assert "max_batch 1: 1 chained, 1 refused" in result.stdout  # the only slot is the finishing task's own
+
+
 def test_bad_arguments_give_documented_codes(programs, run_c, copy_enf_file):
     result = run_c(programs()["checks"], "api", copy_enf_file)
     assert result.returncode == 0 and "api ok" in result.stdout, result.stderr

@@ -100,7 +100,8 @@ NUX_API nux_buffer_len_t nux_tensor_size(nux_tensor_t tensor);
 /* Up to `max_batch` (1..1024) tasks in flight. Callbacks run on the handle's completion thread: for a task that
  * finished, output_cb once per output (index order; the buffer is valid during the call only) then finish_cb;
  * for one that failed, error_cb once. The task slot is free again when the callback returns. Callbacks may call
- * task_model_get_task / task_execute, but must not destroy the model. Any callback may be NULL. */
+ * task_model_get_task / task_execute (inside a callback get_task does not block: it fails with
+ * nux_error_t_get_task_failed when no slot is free), but must not destroy the model. Any callback may be NULL. */
 NUX_API nux_error_t nux_create_task_model(nux_handle_t nux, unsigned char *enf, size_t len, int max_batch,
                                           nux_output_callback_t output_cb, nux_error_callback_t error_cb,
                                           nux_finish_callback_t finish_cb, nux_task_model_t *out);

@@ -151,7 +151,10 @@ static nux_error_t get_task(nux_task_model_t m, nux_task_t *out, int block) {
     return nux_fail(nux_error_t_get_task_failed, "all %d task slots are busy", m->max_batch);
 }
 
-nux_error_t task_model_get_task(nux_task_model_t m, nux_task_t *out) { return get_task(m, out, 1); }
+/* Inside a callback (on the completion thread) blocking could never end: slots are freed by that thread. */
+nux_error_t task_model_get_task(nux_task_model_t m, nux_task_t *out) {
+    return get_task(m, out, !(m && pthread_equal(pthread_self(), m->nux->thread)));
+}
 nux_error_t task_model_try_get_task(nux_task_model_t m, nux_task_t *out) { return get_task(m, out, 0); }
 
 nux_buffer_t task_input(nux_task_t t, int index) {
