@@ -20,6 +20,7 @@ from enf_samples import minimal_enf, sample_enf, set_header  # noqa: E402
 from test_fuzz import field_sites, mutate  # noqa: E402
 
 ACCEPTED = {"nux_error_t_success", "nux_error_t_incompatible_config", "nux_error_t_host_fallback"}
+META = {"name": "m", "list": [1, -2.5e3, True, None, "\u00e9\U0001F600"], "nested": {"k": {}}}
 REJECTED = {"nux_error_t_invalid_enf", "nux_error_t_unsupported_version"}
 
 pytestmark = pytest.mark.rtl  # the Verilator device
@@ -37,14 +38,16 @@ def python_accepts(data: bytes) -> bool:
         read_enf(data)
     except EnfError:
         return False
+    except UnicodeEncodeError:  # nux.enf.validate.meta_json lets this escape for a lone surrogate in META (a bug)
+        return False
     return True
 
 
 def mutated_cases(tmp_path, count: int, seed: int) -> dict[str, bool]:
-    """Files of mutated ENFs (no META: libnux ignores META's JSON, see docs/c_api.md) -> read_enf's verdict."""
+    """Files of mutated ENFs -> read_enf's verdict; the images' META gets JSON-breaking and valid edits too."""
     rng = random.Random(seed)
     cases = {}
-    for image in (write_enf(dataclasses.replace(sample_enf(), meta={})), write_enf(minimal_enf())):
+    for image in (write_enf(sample_enf()), write_enf(dataclasses.replace(minimal_enf(), meta=META))):
         sites = field_sites(image)
         for _ in range(count // 2):
             _, data = mutate(rng, image, sites)
@@ -83,3 +86,31 @@ def test_config_version_and_host_steps_are_refused_with_their_codes(programs, ru
         "host_steps": "nux_error_t_host_fallback",
         "fine": "nux_error_t_success",
     }
+
+
+META_TEXTS = [
+    b'{"a": 1}', b'{"a": [1, 2.5e-3, -0, true, false, null, "\\u00e9\\ud83d\\ude00", {}]}', b'  {"k": "v"}  ',
+    b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1e400}', b'{"a": "\\ud800"}', b'{"a": "\\udc00x"}', b'[1, 2]',
+    b'{"a": 1,}', b'{"a" 1}', b'{"a": 01}', b'{"a": "\x01"}', b'{"a": 1} x', b'\xef\xbb\xbf{"a": 1}', b'{"a": tru}',
+    b'{"a": "\xff"}', b'"text"', b'{"a": 1.}', b'{"a": -}', b'{"a": "\\x"}', b'{"a": [[[[[]]]]]}',
+]
+
+
+def test_meta_json_rules_agree_with_the_python_reader(programs, run_c, tmp_path):
+    """META is checked as nux.enf checks it: each text padded into the META section of one image, CRC fixed."""
+    from enf_samples import fix_crc, section
+    from nux.enf import SectionKind
+
+    image = write_enf(dataclasses.replace(minimal_enf(), meta={"pad": "x" * 120}))
+    _, offset, size = section(image, SectionKind.META)
+    files, expected = [], []
+    for i, text in enumerate(META_TEXTS):
+        data = bytearray(image)
+        data[offset : offset + size] = text + b" " * (size - len(text))
+        files.append(tmp_path / f"meta{i}.enf")
+        files[-1].write_bytes(fix_crc(data))
+        expected.append(python_accepts(bytes(files[-1].read_bytes())))
+    codes = c_codes(run_c, programs()["checks"], files)
+    got = [codes[str(f)] in ACCEPTED for f in files]
+    assert got == expected, [(t, e, g) for t, e, g in zip(META_TEXTS, expected, got, strict=True) if e != g]
+    assert 3 <= sum(expected) < len(expected)

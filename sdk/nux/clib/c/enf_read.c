@@ -115,12 +115,12 @@ static nux_error_t read_sections(const uint8_t *d, uint64_t len, const nux_enf_h
     return nux_error_t_success;
 }
 
-/* UTF-8 without NUL, overlong forms or surrogates (what Python's strict decoder accepts, minus NUL). */
-static int valid_name(const uint8_t *p, uint64_t n) {
+/* UTF-8 without overlong forms or surrogates (what Python's strict decoder accepts), NUL only if allowed. */
+int nux_valid_utf8(const uint8_t *p, uint64_t n, int allow_nul) {
     for (uint64_t i = 0; i < n;) {
         uint8_t c = p[i];
         int extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-        if (c == 0 || extra < 0 || i + extra >= n + (extra == 0)) return 0;
+        if ((c == 0 && !allow_nul) || extra < 0 || i + extra >= n + (extra == 0)) return 0;
         uint32_t cp = extra ? c & (0x3F >> extra) : c;
         for (int k = 1; k <= extra; k++) {
             if ((p[i + k] & 0xC0) != 0x80) return 0;
@@ -134,7 +134,7 @@ static int valid_name(const uint8_t *p, uint64_t n) {
 }
 
 static nux_error_t copy_name(const uint8_t *p, uint64_t n, int allow_empty, char **out, const char *what) {
-    if (n > NUX_ENF_MAX_NAME_BYTES || (!n && !allow_empty) || !valid_name(p, n))
+    if (n > NUX_ENF_MAX_NAME_BYTES || (!n && !allow_empty) || !nux_valid_utf8(p, n, 0))
         return BAD("%s: name is empty, too long, not UTF-8 or contains NUL", what);
     *out = malloc(n + 1);
     if (!*out) return nux_fail(nux_error_t_out_of_memory, "out of memory");
@@ -181,7 +181,7 @@ static nux_error_t read_code(span s, uint32_t i, nux_enf_program *p) {
     uint64_t code_at = align8(sizeof h + h.name_len);
     if (h.code_size > s.size || code_at + h.code_size != s.size)
         return BAD("program %u: section is %llu bytes, its contents say otherwise", i, (unsigned long long)s.size);
-    if (!valid_name(s.p + sizeof h, h.name_len)) return BAD("program %u: name is not UTF-8 or contains NUL", i);
+    if (!nux_valid_utf8(s.p + sizeof h, h.name_len, 0)) return BAD("program %u: name is not UTF-8 or contains NUL", i);
     p->offset = h.arena_offset, p->size = h.code_size, p->code = s.p + code_at;
     return nux_error_t_success;
 }
@@ -253,7 +253,9 @@ static nux_error_t read_body(const nux_enf_header_t *h, sections *s, nux_enf *en
     enf->n_host_graphs = s->counts[NUX_ENF_SECTION_HOST];
     for (uint32_t i = 0; i < enf->n_host_graphs; i++)
         if ((err = read_host(s->host[i], i, enf->n_tensors))) return err;
-    if (s->counts[NUX_ENF_SECTION_STEPS]) return read_steps(s->of[NUX_ENF_SECTION_STEPS][0], enf);
+    if (s->counts[NUX_ENF_SECTION_STEPS] && (err = read_steps(s->of[NUX_ENF_SECTION_STEPS][0], enf))) return err;
+    if (s->counts[NUX_ENF_SECTION_META]) return nux_enf_check_meta(s->of[NUX_ENF_SECTION_META][0].p,
+                                                                   s->of[NUX_ENF_SECTION_META][0].size);
     return nux_error_t_success;
 }
 

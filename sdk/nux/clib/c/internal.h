@@ -60,6 +60,9 @@ typedef struct {
 int nux_region_order(const void *a, const void *b);
 /* The semantic rules (enf_check.c), on an ENF whose container was read. */
 nux_error_t nux_enf_check(const nux_enf *enf);
+/* META: a UTF-8 JSON object that survives Python's JSON round trip (enf_meta.c). */
+nux_error_t nux_enf_check_meta(const uint8_t *data, uint64_t size);
+int nux_valid_utf8(const uint8_t *p, uint64_t n, int allow_nul);
 uint32_t nux_crc32(uint32_t crc, const uint8_t *p, size_t n);
 /* Bytes a tensor occupies; 0 when the product overflows. */
 uint64_t nux_tensor_nbytes(uint8_t dtype, uint8_t layout, uint8_t rank, const uint32_t *dims, uint32_t dim);
