@@ -97,7 +97,8 @@ def test_sanitizers_sync_task_and_bad_input(programs, run_c, gemm_case, copy_enf
     enf, a, case = gemm_case
     bins = programs(sanitize=True)
     for args in (["sync_model", "-o", tmp_path / "s", enf, a], ["task_model", "-n", 20, "-b", 8, enf, a],
-                 ["checks", "api", copy_enf_file], ["checks", "stress", copy_enf_file, 300, 3, 8]):
+                 ["checks", "api", copy_enf_file], ["checks", "stress", copy_enf_file, 300, 3, 8],
+                 ["checks", "timeout", enf], ["checks", "chain", copy_enf_file]):
         result = run_c(bins[args[0]], *args[1:])
         assert result.returncode == 0, f"{args}: {result.stderr[-3000:]}"
         assert "Sanitizer" not in result.stderr
