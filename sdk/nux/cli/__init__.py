@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "nux.cli.rtl",
     "nux.cli.sim",
     "nux.cli.aws",
+    "nux.cli.config",
 ]
 
 
