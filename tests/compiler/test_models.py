@@ -11,7 +11,7 @@ import numpy as np
 import nux.compiler
 import onnx
 import pytest
-from conftest import placements
+from compiler_rig import placements
 from nux.executor import Executor
 from nux.isa import TEST_CONFIGS
 from nux.quantizer import post_training_quantization
@@ -19,8 +19,9 @@ from nux.reference import onnx_session, run_session
 
 
 def _guide_module():
-    """tests/quantizer/test_guide.py, which defines the guide's ExampleNet (one definition in the repo). It does
-    `from conftest import ...` meaning the quantizer tests' conftest, so that one is the `conftest` while it loads."""
+    """tests/quantizer/test_guide.py, which defines the guide's ExampleNet (one definition in the repo). Its own
+    imports (`from conftest import ...`, or helper modules of its folder) resolve to the quantizer tests' files
+    while it loads: that folder is first on sys.path and its conftest is `conftest`."""
     folder = Path(__file__).parents[1] / "quantizer"
 
     def load(name: str, path: Path):
@@ -30,10 +31,12 @@ def _guide_module():
         return module
 
     saved = sys.modules.get("conftest")
+    sys.path.insert(0, str(folder))
     sys.modules["conftest"] = load("quantizer_conftest", folder / "conftest.py")
     try:
         return load("quantizer_test_guide", folder / "test_guide.py")
     finally:
+        sys.path.remove(str(folder))
         if saved is None:
             sys.modules.pop("conftest", None)
         else:
