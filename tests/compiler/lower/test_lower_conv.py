@@ -62,6 +62,12 @@ def test_conv_small_c_packed_rows_with_padding():
     assert any("packed" in note for note in cost.notes)
 
 
+def test_conv_small_c_packed_rows_without_padding():
+    """Packed kernel-row chunks read x itself (no padded copy) and must never be taken for per-tap chunks."""
+    cost = case(np.random.default_rng(2), c=2, h=30, w=30, o=10, k=(3, 3), pads=(0, 0, 0, 0), sp_rows=1024)
+    assert cost.notes[0] == "packed kernel rows" and "bands" not in cost.notes[1]
+
+
 def test_conv_uint8_weights_with_zero_point():
     case(np.random.default_rng(3), c=9, o=6, x_dtype="uint8", w_dtype="uint8", w_zp=131)
 
@@ -79,7 +85,7 @@ def test_conv_groups_and_depthwise(c, o, groups):
 
 
 def test_conv_tiles_many_blocks_on_small_memories():
-    cost = case(np.random.default_rng(5), c=20, h=12, w=11, o=20, dim=4, sp_rows=64, acc_rows=32)
+    cost = case(np.random.default_rng(5), c=6, h=7, w=6, o=9, dim=4, sp_rows=64, acc_rows=32)
     assert len(cost.notes) == 1
 
 
@@ -122,3 +128,13 @@ def test_conv_random_sweep(seed):
          groups=groups, x_dtype=["int8", "uint8"][seed % 2], w_dtype=["int8", "uint8"][int(seed % 3 == 0)],
          w_zp=0 if seed % 3 else 128, dim=int(rng.choice([4, 8, 16])), sp_rows=1024, acc_rows=512,
          clamp=(0, 127) if seed % 4 == 0 else None)
+
+
+@pytest.mark.parametrize(("stride", "dil", "pads", "groups", "h", "sp"), [((1, 1), (1, 1), (1, 1, 1, 1), 1, 24, 512),
+                                                                         ((2, 1), (2, 2), (2, 0, 1, 3), 1, 20, 1024),
+                                                                         ((1, 1), (1, 1), (0, 2, 2, 1), 16, 20, 512)])
+def test_conv_input_bands_taps_as_views(stride, dil, pads, groups, h, sp):
+    """Input bands loaded once per channel chunk, each tap a shifted strided GEMM view (several bands per image)."""
+    cost = case(np.random.default_rng(1), n=2, c=16, h=h, w=h, o=16, k=(3, 3), stride=stride, pads=pads, dil=dil,
+                groups=groups, sp_rows=sp, acc_rows=128)
+    assert all("bands" in note for note in cost.notes)

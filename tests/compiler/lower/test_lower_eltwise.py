@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from lower_rig import emitter, run
 from nux.compiler.lower import Unsupported
-from nux.compiler.lower.eltwise import add, lut, lut_table, mean, mul
+from nux.compiler.lower.eltwise import add, lut, lut_table, mean, mul, rescale
 from nux.golden import kernels
+from nux.golden.requant import quantize_multiplier
 
 SHAPES = [((1, 5, 3, 4), (1, 5, 3, 4)), ((2, 11, 3, 2), (1, 11, 1, 1)), ((3, 7), (1,)), ((1, 3, 5, 5), (1, 1, 1, 1)),
           ((4, 19), (19,))]
@@ -71,3 +72,15 @@ def test_lut_sigmoid():
     xv = rng.integers(-128, 128, size=x.shape).astype(np.int8)
     (got,) = run(em, {x: xv}, [y])
     np.testing.assert_array_equal(got, kernels.apply_lut(xv, table, out_signed=False))
+
+
+def test_rescale_relu_and_signedness_change():
+    rng = np.random.default_rng(5)
+    em = emitter(dim=4, sp_rows=64)
+    x = em.activation((2, 7, 3, 3), "int8", 0.05, -4)
+    y = em.activation((2, 7, 3, 3), "uint8", 0.03, 128)
+    rescale(em, x, y, clamp=(128, 250))
+    xv = rng.integers(-128, 128, size=x.shape).astype(np.int8)
+    (got,) = run(em, {x: xv}, [y])
+    expected = kernels.requantize(xv.astype(np.int64) + 4, *quantize_multiplier(0.05 / 0.03), 128, False, 128, 250)
+    np.testing.assert_array_equal(got, expected)

@@ -23,10 +23,11 @@ def test_gemm_constant_b(m, k, n, trans_b, dtype):
     b = rng.integers(-128, 128, size=(k, n)).astype(np.int8)
     bias = rng.integers(-3000, 3000, size=n)
     scales = rng.uniform(0.005, 0.02, size=n)
-    gemm(em, x, y, b.T if trans_b else b, scales, 0, bias // 2, trans_b=trans_b, alpha=0.5, beta=2.0)
+    gemm(em, x, y, b.T if trans_b else b, scales, 0, bias // 4, trans_b=trans_b, alpha=0.5, beta=2.0)
     (got,) = run(em, {x: xv}, [y])
+    # alpha * acc + beta * C = alpha * (acc + (beta / alpha) * C): the multiplier takes alpha, the bias 4x
     ms = [quantize_multiplier(0.5 * 0.05 * s / 0.2) for s in scales]
-    expected = kernels.gemm(xv, b, bias // 2 * 2, [p[0] for p in ms], [p[1] for p in ms], a_zp=x.zero_point,
+    expected = kernels.gemm(xv, b, bias // 4 * 4, [p[0] for p in ms], [p[1] for p in ms], a_zp=x.zero_point,
                             out_zp=y.zero_point, out_signed=dtype == "int8")
     np.testing.assert_array_equal(got, expected)
 

@@ -36,7 +36,7 @@ from nux.compiler.lower.common import (
     weight_tiles,
     weights_8bit,
 )
-from nux.compiler.lower.perf import gather_row_cycles
+from nux.compiler.lower.perf import gather_row_cycles, predict_cycles
 from nux.compiler.lower.schedule import GemmOperands, GemmSchedule, Requant, best_tiles, estimate_cycles
 from nux.compiler.lower.target import ActTensor, Emitter, LayerCost, LoweringError, Unsupported
 from nux.isa import Instr, Mem, NpuConfig, Opcode
@@ -147,6 +147,48 @@ class _ConvSource:
             instrs.append(Instr(Opcode.STORE, src_row=src_row + full * rows, dram_offset=base + nt * dim,
                                 row_elems=o_hi - o_lo - nt * dim, **geometry))
         return instrs
+
+
+class _BandSource(_ConvSource):
+    """Whole output rows; per channel chunk one LOAD of the band of (zero-point-padded) input rows they read.
+
+    Each kernel tap is then a GEMM over a shifted, strided view of that band (offset ky*dh*Wp + kx*dw, x stride
+    sw, y stride sh*Wp), so the input is read once per chunk instead of once per tap. Chunks are channel chunks
+    (`_tap_chunks` order with the channel chunk outermost: weight tile (chunk, tap) = (kc*taps + t)).
+    """
+
+    def __init__(self, *args, geo: ConvGeometry, lanes: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.geo, self.lanes = geo, lanes
+        wo = self.y.shape[3]
+        self.wp = (wo - 1) * geo.strides[1] + (geo.kw - 1) * geo.dilations[1] + 1
+        rows = max(b[2] for b in self.blocks)
+        self.a_rows = self.band_height(rows) * self.wp
+
+    def band_height(self, noy: int) -> int:
+        return (noy - 1) * self.geo.strides[0] + (self.geo.kh - 1) * self.geo.dilations[0] + 1
+
+    def load_a(self, block: int, kc: int, dst_row: int) -> list[Instr]:
+        n, oy0, noy, _, _ = self.blocks[block]
+        img, geo, lanes = self.img, self.geo, self.lanes[kc]
+        pt, pl = geo.pads[0], geo.pads[1]
+        height = self.band_height(noy)
+        yb, yv, ya = _axis(oy0 * geo.strides[0] - pt, height, 1, 0, img.h)
+        xv = max(0, min(img.w, self.wp - pl))
+        common = dict(dst=Mem.SP, dst_row=dst_row, row_elems=lanes % self.dim, pad_value=self.zp & 0xFF)
+        if not (yv and xv):
+            return [Instr(Opcode.LOAD, dram_offset=self.zp_row, x_size=self.wp, y_size=height, **common)]
+        iy = oy0 * geo.strides[0] - pt + yb
+        return [Instr(Opcode.LOAD, dram_offset=img.offset + (n * img.h + iy) * img.w * img.c + self.chunks[kc].boff,
+                      x_size=xv, x_stride=img.c, y_size=yv, y_stride=img.w * img.c, x_pad_before=_pad_field(pl),
+                      x_pad_after=_pad_field(self.wp - pl - xv), y_pad_before=_pad_field(yb),
+                      y_pad_after=_pad_field(ya), **common)]
+
+    def views(self, block: int, kc: int) -> list[tuple[int, int, int, int, int]]:
+        _, _, noy, _, nox = self.blocks[block]
+        (sh, sw), (dh, dw), wp = self.geo.strides, self.geo.dilations, self.wp
+        return [(ky * dh * wp + kx * dw, nox, noy, sw, sh * wp) for ky in range(self.geo.kh)
+                for kx in range(self.geo.kw)]
 
 
 def _blocks(n: int, ho: int, wo: int, tile_m: int) -> list[tuple[int, int, int, int, int]]:
@@ -268,36 +310,92 @@ class _Job:
     zp_row: int
 
 
-def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image) -> tuple[list[Instr], str]:
-    """The GEMM schedule of groups g0..g1-1 (their weights, bias and parameters as constants)."""
-    em, cfg, dim = job.em, job.em.config, job.em.config.dim
+Plan = tuple[float, int, int, str | None, bool]  # (estimate, tile_m, tile_nt, bias mode, banded)
+CLOSE_CALL = 0.75  # estimates closer than this ratio are settled by the full model on both programs ...
+SMALL_LAYER = 500_000  # ... for layers under this many estimated cycles (fixed costs blur the estimate there)
+
+
+def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[Plan]:
+    """(estimated cycles, tile_m, tile_nt, bias mode, banded) for each bias mode of one layout."""
+    cfg, dim, geo = job.em.config, job.em.config.dim, job.geo
     n, _, ho, wo = job.y.shape
-    og = job.y.shape[1] // job.geo.groups
-    nt, kt = -(-(g1 - g0) * og // dim), len(chunks)
-    o_sl = slice(g0 * og, g1 * og)
-    b = _bundle_weights(job.w, job.w_zp, job.geo, chunks, g0, g1, dim)
-    bias = job.bias[o_sl]
+    taps = geo.kh * geo.kw if band else 1
+    gather = gather_row_cycles(cfg, dim)
+    wp = (wo - 1) * geo.strides[1] + (geo.kw - 1) * geo.dilations[1] + 1
+
+    def band_rows(tm: int) -> int:
+        return ((tm // wo - 1) * geo.strides[0] + (geo.kh - 1) * geo.dilations[0] + 1) * wp
+
     modes: list[str | None] = ["acc"] + (["gemm"] if bias_chunk(bias, dim, nt) else []) if bias.any() else [None]
-
-    def plan(mode: str | None) -> tuple[float, int, int]:
-        def estimate(tm: int, tn: int) -> float:
+    candidates = [r * wo for r in range(1, ho + 1) if band_rows(r * wo) <= cfg.sp_rows] if band \
+        else _tile_candidates(ho, wo)
+    out = []
+    for mode in modes:
+        def estimate(tm: int, tn: int, mode: str | None = mode) -> float:
             rows = [blk[2] * blk[4] for blk in _blocks(n, ho, wo, tm)]
-            return estimate_cycles(cfg, rows, kt, nt, tn, gather_row_cycles(cfg, dim), True, mode)
+            a_cost = band_rows(tm) * gather / (taps * tm) if band else gather
+            return estimate_cycles(cfg, rows, kt * taps, nt, tn, a_cost, True, mode)
 
-        return best_tiles(cfg, _tile_candidates(ho, wo), nt, True, estimate, int(mode == "gemm"))
+        try:
+            plan = best_tiles(cfg, candidates, nt, True, estimate, int(mode == "gemm"),
+                              band_rows if band else None, taps)
+        except Unsupported:
+            continue
+        out.append((*plan, mode, band))
+    return out
 
-    _, tile_m, tile_nt, mode = min((*plan(mode), mode) for mode in modes)
-    chunk = bias_chunk(bias, dim, nt) if mode == "gemm" else None
-    ops = GemmOperands(kt=kt, nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed, w_zp=job.w_zp,
-                       w_signed=job.w.dtype == np.int8, w=em.const(weight_tiles(b, dim, job.w_zp)),
-                       bias=em.const(int32_row(bias, nt * dim)) if mode == "acc" else None,
-                       params=em.const(param_rows(dim, job.m[o_sl], job.s[o_sl], nt)), requant=job.requant,
-                       bias_gemm=(em.const(chunk[0]), em.const(chunk[1])) if chunk else None)
+
+def _schedule(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image, plan: Plan,
+              dry: bool) -> list[Instr]:
+    """The program of one plan; `dry` builds it without allocating constants (offsets 0: timing only)."""
+    em, cfg, dim, geo = job.em, job.em.config, job.em.config.dim, job.geo
+    n, _, ho, wo = job.y.shape
+    og = job.y.shape[1] // geo.groups
+    nt, o_sl = -(-(g1 - g0) * og // dim), slice(g0 * og, g1 * og)
+    _, tile_m, tile_nt, mode, band = plan
+    taps = geo.kh * geo.kw if band else 1
+    order = sorted(chunks, key=lambda ch: (ch.boff, int(ch.tap[0][0]), int(ch.tap[1][0]))) if band else chunks
+
+    def const(make) -> int:
+        return 0 if dry else em.const(make())
+
+    chunk = bias_chunk(job.bias[o_sl], dim, nt) if mode == "gemm" else None
+    ops = GemmOperands(kt=len(order) // taps, nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed,
+                       w_zp=job.w_zp, w_signed=job.w.dtype == np.int8, requant=job.requant, taps=taps,
+                       w=const(lambda: weight_tiles(_bundle_weights(job.w, job.w_zp, geo, order, g0, g1, dim), dim,
+                                                    job.w_zp)),
+                       bias=const(lambda: int32_row(job.bias[o_sl], nt * dim)) if mode == "acc" else None,
+                       params=const(lambda: param_rows(dim, job.m[o_sl], job.s[o_sl], nt)),
+                       bias_gemm=(const(lambda: chunk[0]), const(lambda: chunk[1])) if chunk else None)
     blocks = _blocks(n, ho, wo, tile_m)
-    source = _ConvSource(cfg, img, chunks, job.geo.strides, job.y, (g0 * og, g1 * og), job.x.zero_point,
-                         job.zp_row, blocks)
-    program = GemmSchedule(cfg, ops, source, len(blocks), tile_m, tile_nt).build()
-    return program, f"groups {g0}..{g1 - 1}: {kt} chunks, tiles {tile_m} x {tile_nt}, bias {mode}"
+    args = (cfg, img, order[::taps], geo.strides, job.y, (g0 * og, g1 * og), job.x.zero_point, job.zp_row, blocks)
+    source = _BandSource(*args, geo=geo, lanes=[ch.lanes for ch in order[::taps]]) if band else _ConvSource(*args)
+    return GemmSchedule(cfg, ops, source, len(blocks), tile_m, tile_nt).build()
+
+
+def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image,
+            packed: bool = False) -> tuple[list[Instr], str]:
+    """The GEMM schedule of groups g0..g1-1 (their weights, bias and parameters as constants): per-tap chunks,
+    or input bands read once per channel chunk (taps as shifted views). The quick estimate ranks tilings within
+    each layout; when the two layouts' best estimates are close on a small layer, the full model decides."""
+    cfg, geo = job.em.config, job.geo
+    og = job.y.shape[1] // geo.groups
+    nt = -(-(g1 - g0) * og // cfg.dim)
+    bias, taps = job.bias[g0 * og : g1 * og], geo.kh * geo.kw
+    best = [min(p, key=lambda q: q[0]) for p in (_plans(job, nt, len(chunks), bias, False),
+            _plans(job, nt, len(chunks) // taps, bias, True) if not packed and taps > 1 else [])
+            if p]
+    if not best:
+        raise Unsupported(f"no tiling fits sp_rows={cfg.sp_rows}, acc_rows={cfg.acc_rows} (double-buffered)")
+    plan = min(best, key=lambda q: q[0])
+    low, high = sorted(q[0] for q in best) if len(best) == 2 else (0, 1)
+    if len(best) == 2 and low / high > CLOSE_CALL and high < SMALL_LAYER:
+        plan = min(best, key=lambda q: predict_cycles(cfg, _schedule(job, g0, g1, chunks, img, q, dry=True)))
+    _, tile_m, tile_nt, mode, band = plan
+    kt = len(chunks) // taps if band else len(chunks)
+    return _schedule(job, g0, g1, chunks, img, plan, dry=False), (
+        f"groups {g0}..{g1 - 1}: {kt} chunks{f' x {taps} taps (bands)' if band else ''}, tiles {tile_m} x "
+        f"{tile_nt}, bias {mode}")
 
 
 def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.ndarray | float,
@@ -328,18 +426,18 @@ def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.n
     if _packed(geo, c, dim):
         image = _pad_copy(em, x, geo.pads, job.zp_row, program) if any(geo.pads) else _Image(x.offset, n, h, wi, c)
         flat = ConvGeometry(geo.kh, geo.kw, geo.strides, (0, 0, 0, 0), geo.dilations, 1)
-        bundles = [(0, 1, _row_chunks(flat, c, dim), image)]
+        bundles = [(0, 1, _row_chunks(flat, c, dim), image, True)]
         notes.append("packed kernel rows" + (" (zero-point-padded copy)" if any(geo.pads) else ""))
     else:
         per = max(1, dim // max(cg, og)) if geo.groups > 1 else 1
         image = _Image(x.offset, n, h, wi, c)
         bundles = [(g0, min(g0 + per, geo.groups), _tap_chunks(geo, (min(g0 + per, geo.groups) - g0) * cg,
-                                                               g0 * cg, dim), image)
+                                                               g0 * cg, dim), image, False)
                    for g0 in range(0, geo.groups, per)]
-    for g0, g1, chunks, img in bundles:
+    for g0, g1, chunks, img, packed in bundles:
         if program:
             program.append(Instr(Opcode.SYNC))  # the next bundle (or the padded copy's reader) reuses every buffer
-        instrs, note = _bundle(job, g0, g1, chunks, img)
+        instrs, note = _bundle(job, g0, g1, chunks, img, packed)
         program += instrs
         notes.append(note)
     return finish_layer(em, program, n * y.shape[2] * y.shape[3] * o * cg * geo.kh * geo.kw, notes)

@@ -200,3 +200,17 @@ def lut(em: Emitter, x: ActTensor, y: ActTensor, table: np.ndarray) -> LayerCost
 def lut_table(fn: Callable[[np.ndarray], np.ndarray], x: ActTensor, y: ActTensor) -> np.ndarray:
     """The 256-entry table of a float function from x's to y's quantization (nux.golden.kernels.make_lut)."""
     return make_lut(fn, x.scale, x.zero_point, y.scale, y.zero_point, x.signed, y.signed)
+
+
+def rescale(em: Emitter, x: ActTensor, y: ActTensor, clamp: tuple[int, int] | None = None) -> LayerCost:
+    """y = clamp(requant(x - x.zp, x.scale / y.scale)): a requantizing copy (Relu, Clip, a change of scale,
+    zero point or signedness), as VECTOR max(a, a)."""
+    if y.shape != x.shape:
+        raise LoweringError(f"rescale keeps the shape: {x.shape} -> {y.shape}")
+    m, s = multipliers(np.array([x.scale / y.scale]))
+    vector = Instr(Opcode.VECTOR, vop=VectorOp.MAX, param_row=0, a_signed=int(x.signed), b_signed=int(x.signed),
+                   a_zp=x.zp_byte, b_zp=x.zp_byte, **_out_fields(y, clamp))
+    streamer = _Streamer(em, vector, em.const(_rows(em.config.dim, [(int(m[0]), int(s[0]))])), 2, [])
+    segments = [_Segment(g.a_off, g.a_off, g.out_off, g.rows, g.stride, g.lanes, False)
+                for g in _flat_segments(x, None, y, em.config.dim, False)]
+    return finish_layer(em, streamer.build(segments), 0, ["rescale"])

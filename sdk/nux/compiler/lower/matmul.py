@@ -29,7 +29,8 @@ def gemm(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.nda
     """y = clamp(requant(alpha * (x - x.zp) @ (B - w_zp) + beta * bias)) for constant B (MatMul/Gemm/FC).
 
     x (..., K) and y (..., N) row-major; w is B (K, N), or (N, K) with trans_b; w_scale and w_zero_point per
-    output column or scalar; alpha folds into the output multiplier; beta must make beta * bias integral.
+    output column or scalar; alpha folds into the output multiplier, so the bias is added as beta / alpha * bias,
+    which must be integral (else Unsupported).
     """
     b = np.asarray(w).T if trans_b else np.asarray(w)
     m_rows, k = _rows(x)
@@ -37,10 +38,10 @@ def gemm(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.nda
         raise LoweringError(f"gemm shapes x {x.shape}, B {b.shape}, y {y.shape} do not chain")
     if alpha <= 0:
         raise Unsupported(f"Gemm alpha {alpha} <= 0 cannot be folded into a positive requant multiplier")
-    if bias is not None and beta != 1.0:
-        scaled = np.asarray(bias, dtype=np.float64) * beta
+    if bias is not None and beta != alpha:  # alpha scales the requant, so the bias enters as beta / alpha * C
+        scaled = np.asarray(bias, dtype=np.float64) * (beta / alpha)
         if not np.array_equal(scaled, np.rint(scaled)):
-            raise Unsupported(f"Gemm beta {beta} times the int32 bias is not an integer")
+            raise Unsupported(f"Gemm beta / alpha = {beta / alpha} times the int32 bias is not an integer")
         bias = np.rint(scaled).astype(np.int64)
     n = b.shape[1]
     scales = np.broadcast_to(np.asarray(w_scale, dtype=np.float64), (n,))

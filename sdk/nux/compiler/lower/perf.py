@@ -7,16 +7,18 @@ push's completion (pushes on a channel come from one queue, so the k-th pop take
 wait for every queue to finish. The dispatch-time token rule guarantees that every push a pop needs is earlier in
 program order, so one pass suffices.
 
-Per-instruction costs (rtl_compute.md, rtl.md):
-- GEMM streams one row per cycle and chains with the previous GEMM; a preloading GEMM shorter than 3*dim - 2
-  rows leaves the difference as bubbles; results land 2*dim - 1 + GEMM_TAIL cycles after the last row enters.
+Per-instruction costs (rtl_compute.md, rtl.md; constants the docs do not give were measured on the sim):
+- A task starts TASK_START cycles after the doorbell; dispatch is fetch-bound at DISPATCH_CYCLES per instruction.
+- GEMM streams one row per cycle and chains with the previous GEMM; preloading GEMMs of R < 3*dim - 2 rows take
+  (3*dim - 2 + R) / 2 cycles each (the two weight buffers alternate, each waits for its drain and dim rows of
+  preload); results land 2*dim - 1 + GEMM_TAIL cycles after the last row enters.
 - REQUANT/VECTOR/POOL wait for the GEMM engine's last write and the previous vector instruction, read their
   parameter rows (one per cycle), stream one row (or one pool tap) per cycle and drain VECTOR_DRAIN cycles.
-- LOAD: contiguous whole-beat runs at one beat per cycle; any other DRAM row at one AXI burst per
-  1/BURSTS_PER_CYCLE cycles (or its beats, if more); padding rows one cycle; LOADs pipeline back to back and
-  complete DRAM_LATENCY after their last request.
-- STORE: contiguous whole-beat runs at beats + 1 cycle per row; other rows beats + 2; completes after the
-  write responses (DRAM_LATENCY).
+- LOAD: DMA_SETUP cycles, then contiguous whole-beat runs at one beat per cycle, any other DRAM row at one AXI
+  burst per 1/BURSTS_PER_CYCLE cycles (or its beats, if more), padding rows one cycle; LOADs pipeline back to
+  back and complete DRAM_LATENCY after their last request.
+- STORE: DMA_SETUP cycles, then contiguous whole-beat runs at beats + 1 cycle per row, other rows beats + 2;
+  completes after the write responses (DRAM_LATENCY).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from collections.abc import Iterable
 
 from nux.isa import Instr, Mem, NpuConfig, Opcode, VectorOp
 
-DISPATCH_CYCLES = 2
+DISPATCH_CYCLES = 5  # fetch-bound: 4-instruction bursts at the DRAM's latency (measured 5.1 per NOP)
+TASK_START = 30  # doorbell to the first instruction dispatched (measured: an END-only task takes 32 cycles)
+DMA_SETUP = 5  # per LOAD/STORE instruction (measured ~6 cycles per one-row LOAD)
 QUEUE_DEPTH = 8
 GEMM_TAIL = 2
 VECTOR_DRAIN = 12
@@ -68,13 +72,13 @@ def load_cycles(ins: Instr, config: NpuConfig) -> float:
     data, pad, row, contiguous = _dma_rows(ins, config)
     beats = _beats(config, row, ins.values["dram_offset"])
     per_row = beats if contiguous else max(beats, 1 / BURSTS_PER_CYCLE)
-    return data * per_row + pad
+    return DMA_SETUP + data * per_row + pad
 
 
 def store_cycles(ins: Instr, config: NpuConfig) -> float:
     data, _, row, contiguous = _dma_rows(ins, config)
     beats = _beats(config, row, ins.values["dram_offset"])
-    return data * (beats + (1 if contiguous else 2))
+    return DMA_SETUP + data * (beats + (1 if contiguous else 2))
 
 
 def compute_cycles(ins: Instr, config: NpuConfig) -> float:
@@ -82,7 +86,9 @@ def compute_cycles(ins: Instr, config: NpuConfig) -> float:
     v = ins.values
     if ins.opcode is Opcode.GEMM:
         rows = v["x_size"] * v["y_size"]
-        return max(rows, 3 * config.dim - 2) if v["preload"] else rows
+        # the next tile preloads while this one streams, into the buffer the GEMM before it drained:
+        # chained preloading GEMMs of R rows take max(R, (3*dim - 2 + R) / 2) each (rtl_compute.md)
+        return max(rows, (3 * config.dim - 2 + rows) / 2) if v["preload"] else rows
     if ins.opcode is Opcode.REQUANT:
         return 2 + v["n_rows"]
     if ins.opcode is Opcode.VECTOR:
@@ -156,6 +162,7 @@ class _Model:
 def predict_cycles(config: NpuConfig, program: Iterable[Instr]) -> int:
     """Modelled cycles from the first dispatch until every queue is idle (a layer, or a task up to its END)."""
     model = _Model(config)
+    model.dispatch = TASK_START - DISPATCH_CYCLES
     for ins in program:
         model.step(ins)
     return int(round(max(model.dispatch, *model.done, *model.free)))

@@ -30,7 +30,14 @@ from nux.isa import Instr, Mem, NpuConfig, Opcode
 
 
 class GemmSource(Protocol):
-    """Where A comes from and where C goes: blocks of output rows, each with its own LOADs and STOREs."""
+    """Where A comes from and where C goes: blocks of output rows, each with its own LOADs and STOREs.
+
+    A source whose weights are an activation (GemmOperands.w is None) also has
+    `load_w(kc, n0, nts, dst_row) -> list[Instr]`, the LOADs of weight tiles (kc, n0..n0+nts-1). With
+    GemmOperands.taps > 1 the source also has `views(block, kc) -> [(offset, x_size, y_size, x_stride,
+    y_stride)]`, one per tap: where in its A buffer the GEMM of that tap streams (a band of input rows loaded
+    once, each kernel tap a shifted, strided view of it), and `a_rows`, the A buffer's size.
+    """
 
     def block_rows(self, block: int) -> int:
         """Rows of output block `block` (at most the plan's tile_m)."""
@@ -74,12 +81,15 @@ class GemmOperands:
     requant: Requant | None
     bias_gemm: tuple[int, int] | None = None
     bias_per_row: bool = False  # bias is int32 per output row (lane 0 only; one column tile), not per column
+    taps: int = 1  # weight tiles per chunk and column tile: GEMMs reading shifted views of one A buffer
 
 
-def buffers_fit(config: NpuConfig, tile_m: int, tile_nt: int, requant: bool, reserve: int = 0) -> bool:
+def buffers_fit(config: NpuConfig, tile_m: int, tile_nt: int, requant: bool, reserve: int = 0,
+                a_rows: int | None = None, taps: int = 1) -> bool:
     """Do the double-buffered A, weight, output and ACC regions of a (tile_m, tile_nt) block fit?"""
     dim = config.dim
-    sp = 2 * tile_m + 2 * tile_nt * dim + (2 * tile_m * tile_nt if requant else 0) + reserve
+    a_rows = tile_m if a_rows is None else a_rows
+    sp = 2 * a_rows + 2 * taps * tile_nt * dim + (2 * tile_m * tile_nt if requant else 0) + reserve
     acc = 2 * tile_m * tile_nt + (4 * tile_nt if requant else 0)
     return sp <= config.sp_rows and acc <= config.acc_rows
 
@@ -93,10 +103,12 @@ class GemmSchedule:
         self.ops, self.src = ops, source
         self.tile_m, self.tile_nt = tile_m, tile_nt
         t, nt = tile_m, tile_nt
+        a = getattr(source, "a_rows", t) if ops.taps > 1 else t
+        w = ops.taps * nt * dim
         # SP: A buffers, weight buffers, output buffers; ACC: accumulator buffers, parameter buffers.
-        self.sp_a = (0, t)
-        self.sp_w = (2 * t, 2 * t + nt * dim)
-        self.sp_out = (2 * t + 2 * nt * dim, 2 * t + 2 * nt * dim + t * nt)
+        self.sp_a = (0, a)
+        self.sp_w = (2 * a, 2 * a + w)
+        self.sp_out = (2 * a + 2 * w, 2 * a + 2 * w + t * nt)
         self.acc_c = (0, t * nt)
         self.acc_p = (2 * t * nt, 2 * t * nt + 2 * nt)
         self.sp_bias = config.sp_rows - 1  # the bias chunk's A row (buffers_fit with reserve=1)
@@ -123,8 +135,11 @@ class GemmSchedule:
         ops, dim = self.ops, self.dim
         if kc >= 0 and ops.w is None:  # weights are an activation: the source gathers the tiles
             return self.src.load_w(kc, n0, nts, row)
-        first = ops.bias_gemm[1] + n0 * dim * dim if kc < 0 else ops.w + (kc * ops.nt + n0) * dim * dim
-        return [Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=first, dst_row=row, x_size=nts * dim, x_stride=dim)]
+        if kc < 0:
+            return [Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.bias_gemm[1] + n0 * dim * dim, dst_row=row,
+                          x_size=nts * dim, x_stride=dim)]
+        return [Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.w + (kc * ops.taps * ops.nt + n0) * dim * dim,
+                      dst_row=row, x_size=nts * dim, x_stride=dim, y_size=ops.taps, y_stride=ops.nt * dim * dim)]
 
     def load_step(self, s: int) -> None:
         ops, dim = self.ops, self.dim
@@ -153,13 +168,19 @@ class GemmSchedule:
         _, rows, _, nts = self._block(b)
         acc_c = self.acc_c[b % 2]
         first_of_block, last_of_block = kc == self.first_kc, kc == ops.kt - 1
-        accumulate = int(ops.bias is not None or not first_of_block)
-        # the bias chunk: one A row of uint8 (255, ..., 255, 1) streamed again and again, int8 tiles, zp 0
-        a = (dict(a_signed=0, w_signed=1, a_zp=0, w_zp=0, a_base=self.sp_bias, a_xstride=0) if kc == -1 else
-             dict(a_signed=int(ops.a_signed), w_signed=int(ops.w_signed), a_zp=ops.a_zp & 0xFF,
-                  w_zp=ops.w_zp & 0xFF, a_base=self.sp_a[s % 2], a_xstride=1))
-        instrs = [Instr(Opcode.GEMM, preload=1, w_row=self.sp_w[s % 2] + j * dim, acc_base=acc_c + j * rows,
-                        x_size=rows, accumulate=accumulate, **a) for j in range(nts)]
+        accumulate = ops.bias is not None or not first_of_block
+        if kc == -1:  # the bias chunk: one A row of uint8 (255, ..., 255, 1) again and again, int8 tiles, zp 0
+            operand = dict(a_signed=0, w_signed=1, a_zp=0, w_zp=0)
+            views = [(self.sp_bias, rows, 1, 0, 0)]
+        else:
+            operand = dict(a_signed=int(ops.a_signed), w_signed=int(ops.w_signed), a_zp=ops.a_zp & 0xFF,
+                           w_zp=ops.w_zp & 0xFF)
+            shifted = self.src.views(self.blocks[b][0], kc) if ops.taps > 1 else [(0, rows, 1, 1, 0)]
+            views = [(self.sp_a[s % 2] + off, xs, ys, axs, ays) for off, xs, ys, axs, ays in shifted]
+        instrs = [Instr(Opcode.GEMM, preload=1, w_row=self.sp_w[s % 2] + (t * nts + j) * dim,
+                        acc_base=acc_c + j * rows, a_base=base, x_size=xs, y_size=ys, a_xstride=axs, a_ystride=ays,
+                        accumulate=int(accumulate or t > 0), **operand)
+                  for t, (base, xs, ys, axs, ays) in enumerate(views) for j in range(nts)]
         rq = ops.requant
         # Without requant the store reads this ACC buffer: the block two back must have been stored.
         instrs[0] = instrs[0].replace(pop_prev=1, pop_next=int(rq is None and first_of_block and b >= 2))
@@ -225,14 +246,20 @@ def choose_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requan
 
 
 def best_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requant: bool,
-               estimate: Callable[[int, int], float], reserve: int = 0) -> tuple[float, int, int]:
-    """(estimated cycles, tile_m, tile_nt) of choose_tiles."""
+               estimate: Callable[[int, int], float], reserve: int = 0,
+               a_rows: Callable[[int], int] | None = None, taps: int = 1) -> tuple[float, int, int]:
+    """(estimated cycles, tile_m, tile_nt) of choose_tiles; `a_rows(tile_m)` sizes a banded A buffer."""
     best: tuple[float, int, int] | None = None
     for tile_m in sorted(set(candidates), reverse=True):
         tile_nt = nt_total
-        while tile_nt > 1 and not buffers_fit(config, tile_m, tile_nt, requant, reserve):
+        rows = a_rows(tile_m) if a_rows else None
+
+        def fits(tn: int, tile_m: int = tile_m, rows: int | None = rows) -> bool:
+            return buffers_fit(config, tile_m, tn, requant, reserve, rows, taps)
+
+        while tile_nt > 1 and not fits(tile_nt):
             tile_nt -= 1
-        if not buffers_fit(config, tile_m, tile_nt, requant, reserve):
+        if not fits(tile_nt):
             continue
         cost = estimate(tile_m, tile_nt)
         if best is None or cost < best[0]:
