@@ -124,3 +124,11 @@ def test_an_op_the_quantizer_keeps_in_float(rng, op, where):
             np.float32)})
     enf, _ = compile_and_check(model)
     assert list(placements(enf).values()) == ["npu", where, "npu"]
+
+
+def test_gemm_with_alpha_and_bias_follows_onnx_semantics(rng):
+    model = float_model([helper.make_node("Gemm", ["x", "g", "gb"], ["y"], transB=1, alpha=0.5)], {"x": [2, 24]},
+                        {"y": [2, 6]}, {"g": rng.normal(0, 0.3, (6, 24)).astype(np.float32),
+                                        "gb": rng.normal(0, 0.5, 6).astype(np.float32)})
+    enf, _ = compile_and_check(model)
+    assert list(placements(enf).values()) == ["npu"]
