@@ -16,9 +16,8 @@ import time
 from collections import defaultdict
 
 import numpy as np
-import onnx
-
 import nux.compiler
+import onnx
 from nux.isa import NpuConfig
 from nux.quantizer import post_training_quantization
 
