@@ -7,7 +7,7 @@ import json
 import numpy as np
 import onnx
 import pytest
-from conftest import float_model, quantize
+from compiler_rig import float_model, quantize
 from nux.cli import main
 from nux.enf import load_enf
 from nux.executor import Executor

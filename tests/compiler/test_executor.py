@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import nux.compiler
 import pytest
-from conftest import float_model, quantize
+from compiler_rig import float_model, quantize
 from nux.executor import Executor, ExecutorError, dequantize
 from nux.executor import quantize as quantize_input
 from onnx import helper

@@ -7,7 +7,7 @@ import numpy as np
 import nux.compiler
 import onnx
 import pytest
-from conftest import assert_close_in_steps, float_model, placements, quantize, run_enf, samples
+from compiler_rig import assert_close_in_steps, float_model, placements, quantize, run_enf, samples
 from nux.compiler import CompileError
 from nux.compiler.host import host_model
 from nux.isa import NpuConfig

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import nux.compiler
 import pytest
-from conftest import compile_and_check, float_model, placements, run_enf, samples
+from compiler_rig import compile_and_check, float_model, placements, quantize, run_enf, samples
 from nux.executor import quantize as quantize_input
 from nux.golden import kernels
 from nux.golden.requant import quantize_multiplier
@@ -68,7 +68,7 @@ def test_conv_on_npu_matches_golden_kernel_and_reference(rng, case):
 
 def test_relu_is_fused_into_the_conv(rng):
     qdq_graph = nux.compiler.passes.simplify(nux.compiler.import_model(
-        __import__("conftest").quantize(_conv_model(rng, act="Relu"))))
+        quantize(_conv_model(rng, act="Relu"))))
     assert [n.op for n in qdq_graph.nodes] == ["Conv"]
     (conv,) = qdq_graph.nodes
     assert conv.clamp[0] == qdq_graph[conv.outputs[0]].quant.scalar_zero_point and conv.fused
@@ -88,7 +88,7 @@ def test_softmax_falls_back_to_the_host_and_matches(rng):
 
 def test_no_fallback_is_an_error(rng):
     model = float_model([helper.make_node("Softmax", ["x"], ["y"], axis=1)], {"x": [1, 10]}, {"y": [1, 10]})
-    qdq = __import__("conftest").quantize(model)
+    qdq = quantize(model)
     with pytest.raises(nux.compiler.CompileError, match=r"Softmax.*needs ISA 1.1"):
         nux.compiler.compile(qdq, fallback=False)
 
@@ -124,3 +124,11 @@ def test_an_op_the_quantizer_keeps_in_float(rng, op, where):
             np.float32)})
     enf, _ = compile_and_check(model)
     assert list(placements(enf).values()) == ["npu", where, "npu"]
+
+
+def test_gemm_with_alpha_and_bias_follows_onnx_semantics(rng):
+    model = float_model([helper.make_node("Gemm", ["x", "g", "gb"], ["y"], transB=1, alpha=0.5)], {"x": [2, 24]},
+                        {"y": [2, 6]}, {"g": rng.normal(0, 0.3, (6, 24)).astype(np.float32),
+                                        "gb": rng.normal(0, 0.5, 6).astype(np.float32)})
+    enf, _ = compile_and_check(model)
+    assert list(placements(enf).values()) == ["npu"]

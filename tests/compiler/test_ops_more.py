@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import compile_and_check, float_model, placements, run_enf, samples
+from compiler_rig import compile_and_check, float_model, placements, run_enf, samples
 from nux.executor import quantize as quantize_input
 from nux.golden import kernels
 from onnx import helper

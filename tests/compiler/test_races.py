@@ -7,7 +7,7 @@ import numpy as np
 import nux.compiler
 import nux.quantizer
 import onnx
-from conftest import float_model, quantize, samples
+from compiler_rig import float_model, quantize, samples
 from nux.driver import tensors as codec
 from nux.enf import Enf, StepKind
 from nux.executor import quantize as quantize_input

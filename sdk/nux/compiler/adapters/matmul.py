@@ -23,7 +23,5 @@ def gemm(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     w, w_scale, w_zp = weight(graph, node, 1, n, axis=0 if trans_b else 1)
     b = bias(graph, node, 2, x.scale, w_scale) if node.op == "Gemm" else None
     alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
-    if b is not None and alpha != 1.0:
-        raise Unsupported("Gemm alpha != 1 with a bias (alpha would scale the bias too)")
     return lower.gemm(em, x, y, w, w_scale, w_zp, b, trans_b=trans_b, alpha=alpha, beta=beta,
                                     clamp=node.clamp)

@@ -180,7 +180,8 @@ class _Importer:
             if node.output[0] in self.ir.tensors:
                 return
             return self.quantize(node, source, node.output[0])
-        if node.op_type in QLINEAR and node.domain in (*DEFAULT_DOMAINS, "com.microsoft"):
+        if node.op_type in QLINEAR and node.domain in (*DEFAULT_DOMAINS, "com.microsoft") and not attribute(
+                node, "channels_last", 0):  # channels_last pools read NHWC data: kept as raw nodes
             return self.qlinear(node)
         self.plain(node)
 
