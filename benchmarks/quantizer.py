@@ -30,7 +30,7 @@ from nux.reference import onnx_session, run_session
 REPO = Path(__file__).resolve().parents[1]
 LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_ALL")  # the first is the reference
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-sys.path.insert(0, str(REPO / "tests" / "quantizer"))  # the digits data and the baseline are test code, not nux's
+sys.path.insert(0, str(REPO / "tests"))  # the digits data and the baseline are test code, not nux's
 import baseline  # noqa: E402
 import digits  # noqa: E402
 

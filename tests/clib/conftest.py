@@ -10,14 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nux.isa import TEST_CONFIGS
+from clib_rig import CONFIG, PROGRAMS, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "driver"))  # the driver tests' ENF builders
-
-CONFIG = TEST_CONFIGS[0]  # dim 4: the fastest simulation
-PROGRAMS = {"sync_model": ROOT / "examples/c/sync_model.c", "task_model": ROOT / "examples/c/task_model.c",
-            "checks": ROOT / "tests/clib/checks.c"}
 
 
 @pytest.fixture(scope="session")

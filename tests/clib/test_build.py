@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from conftest import PROGRAMS
+from clib_rig import PROGRAMS
 from nux import clib
 from nux.cli import main
 

@@ -10,7 +10,7 @@ import sys
 from collections import Counter
 
 import pytest
-from conftest import CONFIG, ROOT
+from clib_rig import CONFIG, ROOT
 from npu_programs import copy_enf
 from nux.enf import EnfError, read_enf, write_enf
 from nux.isa import TEST_CONFIGS

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CONFIG
+from clib_rig import CONFIG
 from npu_programs import copy_enf
 from nux.enf import save_enf
 from nux.isa import INSTR_BYTES, MMIO_SIZE, REG, Ctrl, Irq, constant_registers

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CONFIG
+from clib_rig import CONFIG
 from nux.driver import Npu
 from nux.isa import ErrorCode
 

@@ -3,47 +3,16 @@ and both run on the Verilator build of the RTL (`sim`, dim 8) equal to golden bi
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import nux.compiler
 import onnx
 import pytest
 from compiler_rig import placements
+from example_net import export_example_net
 from nux.executor import Executor
 from nux.isa import TEST_CONFIGS
 from nux.quantizer import post_training_quantization
 from nux.reference import onnx_session, run_session
-
-
-def _guide_module():
-    """tests/quantizer/test_guide.py, which defines the guide's ExampleNet (one definition in the repo). Its own
-    imports (`from conftest import ...`, or helper modules of its folder) resolve to the quantizer tests' files
-    while it loads: that folder is first on sys.path and its conftest is `conftest`."""
-    folder = Path(__file__).parents[1] / "quantizer"
-
-    def load(name: str, path: Path):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    saved = sys.modules.get("conftest")
-    sys.path.insert(0, str(folder))
-    sys.modules["conftest"] = load("quantizer_conftest", folder / "conftest.py")
-    try:
-        return load("quantizer_test_guide", folder / "test_guide.py")
-    finally:
-        sys.path.remove(str(folder))
-        if saved is None:
-            sys.modules.pop("conftest", None)
-        else:
-            sys.modules["conftest"] = saved
-
-
-export_example_net = _guide_module().export_example_net
 
 SIM_CONFIG = TEST_CONFIGS[1]  # dim 8, the build other sim tests use (cached)
 MNIST_TEST = 200  # images of the held-out digits split run through the NPU
@@ -59,7 +28,7 @@ def example_net():
 
 @pytest.fixture(scope="module")
 def mnist(test_data):
-    from nux.quantizer.data import digits
+    import digits
 
     images, labels = digits.digits()
     x = digits.mnist_images(images)

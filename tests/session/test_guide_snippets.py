@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import runpy
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +15,8 @@ from nux.reference import run_onnx
 TESTS = Path(__file__).parents[1]
 
 
-def _example_net_exporter(monkeypatch):
-    """The guide's ExampleNet export, from tests/compiler/test_models.py (defined once in the repo), which imports
-    from its own folder's conftest."""
-    conftest = runpy.run_path(str(TESTS / "compiler" / "conftest.py"))
-    monkeypatch.setitem(sys.modules, "conftest", types.SimpleNamespace(**conftest))
-    return runpy.run_path(str(TESTS / "compiler" / "test_models.py"))["export_example_net"]
-
-
 def test_one_click_quantization_then_a_session_on_mnist(test_data):
-    from nux.quantizer.data import digits
+    import digits
 
     images, labels = digits.digits()
     x = digits.mnist_images(images)
@@ -65,10 +54,12 @@ def test_the_sync_model_api_as_the_guide_writes_it(npu_enf, tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_the_guides_example_net_end_to_end(monkeypatch):
+def test_the_guides_example_net_end_to_end():
     """ExampleNet (1x3x224x224) exported with torch, quantized with random calibration, run in a session
     (about a minute: the export alone takes ~20 s)."""
-    model = _example_net_exporter(monkeypatch)()
+    from example_net import export_example_net
+
+    model = export_example_net()
     quantized_model = nux.quantizer.post_training_quantization(model, ["input"])
     x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
     with nux.session.create(quantized_model) as sess:
