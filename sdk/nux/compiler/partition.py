@@ -86,16 +86,29 @@ def place(graph: Graph, em: PlanEmitter, act: Callable[[str], ActTensor], progre
 
 def _place_views(graph: Graph) -> None:
     """A view runs where its data is: on the host when its producer and all its readers are host nodes (it is
-    then part of a host graph), else it is an alias in the arena that costs nothing."""
+    then part of a host graph), else it is an alias in the arena that costs nothing.
+
+    Chains of views (Reshape -> Flatten between two host nodes) are settled together: every view starts on the
+    host and moves to the arena when its producer or a reader is on the NPU (or it is a graph output), until
+    nothing moves. Deciding one view at a time would make the first view of a chain an alias because its reader,
+    the next view, was not placed yet -- and the two host nodes around the chain would then merge into one host
+    graph that reads the alias before computing it."""
     producers, readers = graph.producers(), graph.consumers()
-    for node in graph.nodes:
-        if not node.view:
-            continue
-        src = producers.get(node.inputs[0])
-        users = readers.get(node.outputs[0], [])
-        host_side = (src is not None and src.placement == "host") and users and all(
-            u.placement == "host" for u in users) and node.outputs[0] not in graph.outputs
-        node.placement = "host" if host_side else "npu"
+    views = [node for node in graph.nodes if node.view]
+    for node in views:
+        node.placement = "host"
+    moved = True
+    while moved:
+        moved = False
+        for node in views:
+            if node.placement == "npu":
+                continue
+            src = producers.get(node.inputs[0])
+            users = readers.get(node.outputs[0], [])
+            if (src is None or src.placement != "host" or not users or node.outputs[0] in graph.outputs
+                    or any(u.placement != "host" for u in users)):
+                node.placement, moved = "npu", True
+    for node in views:
         node.reason = "" if node.placement == "npu" else "between host nodes"
 
 
