@@ -1,0 +1,93 @@
+"""ConvTranspose (2-D, any strides, pads, output padding, dilations, groups) as a zero-inserted conv2d.
+
+A transposed convolution scatters every input pixel, times the kernel, into the output at (iy*sh - pt + ky*dh,
+ix*sw - pl + kx*dw). The same sums come out of an ordinary stride-1 convolution over an image U in which the
+input pixels sit `stride` apart and everything else is the input zero point (contributes nothing), with the
+kernel flipped spatially and its in/out channel axes swapped:
+
+- U has (Ho + dh*(kh-1)) x (Wo + dw*(kw-1)) pixels of C channels; input pixel (iy, ix) lands at
+  (iy*sh + dh*(kh-1) - pt, ix*sw + dw*(kw-1) - pl). Pixels that land outside U (pads larger than the kernel
+  reach) are cropped, so U already contains the convolution's padding and output_padding: conv2d runs unpadded.
+- U is built by two data movers in one layer: `fill` with the zero point, then a strided `copy_box` scatter
+  (destination strides sh*Wu*C and sw*C). The conv2d layer then reads it like any activation.
+
+This spends sh*sw times the useful MACs (the zeros); the per-phase decomposition (sh*sw small convolutions
+with interleaved strided STOREs) would not, and is left for later: this form is exact and reuses conv2d whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nux.compiler.lower.common import finish_layer
+from nux.compiler.lower.conv import conv2d
+from nux.compiler.lower.movers import _chain, copy_box, fill
+from nux.compiler.lower.target import ActTensor, Emitter, LayerCost, LoweringError
+
+
+def _landing(size: int, out: int, stride: int, offset: int) -> tuple[int, int]:
+    """(first input index, count) of the inputs i whose position i*stride + offset lies in [0, out)."""
+    first = max(0, -(offset // stride))  # ceil(-offset / stride)
+    last = min(size - 1, (out - 1 - offset) // stride)
+    return first, max(0, last - first + 1)
+
+
+def conv_transpose_weights(w: np.ndarray, groups: int) -> np.ndarray:
+    """ConvTranspose weights (C, O/groups, kH, kW) as the equivalent conv's (O, C/groups, kH, kW), flipped."""
+    c, og, kh, kw = w.shape
+    cg = c // groups
+    swapped = w.reshape(groups, cg, og, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * og, cg, kh, kw)
+    return np.ascontiguousarray(swapped[:, :, ::-1, ::-1])
+
+
+def _check(x: ActTensor, y: ActTensor, w: np.ndarray, strides, pads_begin, dilations, groups: int) -> None:
+    if len(x.shape) != 4 or len(y.shape) != 4 or w.ndim != 4:
+        raise LoweringError(f"conv_transpose needs 4-D x, y and w, got {x.shape}, {y.shape}, {w.shape}")
+    if groups < 1 or x.shape[1] % groups or w.shape[0] != x.shape[1] or y.shape[1] != w.shape[1] * groups:
+        raise LoweringError(f"groups={groups} does not fit x {x.shape}, w {w.shape} and y {y.shape}")
+    if min(*strides, *dilations) < 1 or y.shape[0] != x.shape[0]:
+        raise LoweringError(f"bad strides {strides}, dilations {dilations} or batch {x.shape[0]} -> {y.shape[0]}")
+    for size, out, k, s, d, p in zip(x.shape[2:], y.shape[2:], w.shape[2:], strides, dilations, pads_begin,
+                                     strict=True):
+        full = (size - 1) * s + d * (k - 1) + 1  # the output before pads and output_padding
+        if p < 0 or out > full - p + s - 1:
+            raise LoweringError(f"output size {out} does not follow from input {size}, kernel {k}, stride {s}, "
+                                f"dilation {d} and begin pad {p} (output_padding must be < stride)")
+
+
+def conv_transpose(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.ndarray | float,
+                   w_zero_point: np.ndarray | int, bias: np.ndarray | None, strides: Sequence[int] = (1, 1),
+                   pads_begin: Sequence[int] = (0, 0), dilations: Sequence[int] = (1, 1), groups: int = 1,
+                   clamp: tuple[int, int] | None = None) -> LayerCost:
+    """y = clamp(requant(conv_transpose(x - x.zp, w - w_zp) + bias)), ONNX ConvTranspose semantics.
+
+    w: (C, O/groups, kH, kW); w_scale, w_zero_point scalar or one per output channel (O of them); pads_begin
+    (top, left): the end pads and output_padding follow from y's shape. Two layers: the zero-inserted image U,
+    then conv2d over it (module docstring).
+    """
+    w = np.asarray(w)
+    strides, pads_begin, dilations = tuple(map(int, strides)), tuple(map(int, pads_begin)), tuple(map(int, dilations))
+    _check(x, y, w, strides, pads_begin, dilations, int(groups))
+    n, h, wi, c = x.nhwc
+    kh, kw = w.shape[2:]
+    reach = (dilations[0] * (kh - 1), dilations[1] * (kw - 1))
+    hu, wu = y.shape[2] + reach[0], y.shape[3] + reach[1]
+    u = ActTensor(em.scratch(n * hu * wu * c), (n, c, hu, wu), x.dtype, x.scale, x.zero_point)
+    (y0, ny), (x0, nx) = (_landing(size, out, s, r - p) for size, out, s, r, p in
+                          zip((h, wi), (hu, wu), strides, reach, pads_begin, strict=True))
+    parts = [fill(em, u.offset, u.nbytes, x.zero_point)]
+    if ny and nx:
+        dst = u.offset + ((y0 * strides[0] + reach[0] - pads_begin[0]) * wu + x0 * strides[1] + reach[1]
+                          - pads_begin[1]) * c
+        axes = [(n, h * wi * c, hu * wu * c), (ny, wi * c, strides[0] * wu * c), (nx, c, strides[1] * c), (c, 1, 1)]
+        parts.append(copy_box(em, x.offset + (y0 * wi + x0) * c, dst, axes))
+    scatter = finish_layer(em, _chain(parts), 0, [f"zero-inserted {hu}x{wu} image"])
+    conv = conv2d(em, u, y, conv_transpose_weights(w, int(groups)), w_scale, w_zero_point, bias,
+                  dilations=dilations, groups=int(groups), clamp=clamp)
+    macs = n * h * wi * c * (y.shape[1] // int(groups)) * kh * kw
+    return LayerCost(macs=macs, predicted_cycles=scatter.predicted_cycles + conv.predicted_cycles,
+                     array_rows=conv.array_rows, load_bytes=scatter.load_bytes + conv.load_bytes,
+                     store_bytes=scatter.store_bytes + conv.store_bytes,
+                     instructions=scatter.instructions + conv.instructions, notes=scatter.notes + conv.notes)
