@@ -4,8 +4,12 @@ step of the QDQ reference; cases the NPU does not lower fall back to the host wi
 from __future__ import annotations
 
 import numpy as np
+import nux.compiler
 import pytest
-from compiler_rig import compile_and_check, float_model, placements
+from compiler_rig import compile_and_check, float_model, placements, run_enf, samples
+from nux.executor import quantize as quantize_input
+from nux.golden import kernels
+from nux.golden.requant import quantize_multiplier
 from onnx import helper
 
 
@@ -37,8 +41,34 @@ def _model(rng, c=4, og=3, k=(3, 3), hw=(5, 6), group=1, bias=True, act=None, **
     dict(k=(3, 3), strides=[2, 2], auto_pad="SAME_LOWER"),
 ], ids=["unet2x2", "outpad", "asym", "dilated_relu", "groups", "same_upper", "same_lower"])
 def test_conv_transpose_on_npu_within_one_step(rng, attrs):
-    enf, _ = compile_and_check(_model(rng, **attrs))
+    model = _model(rng, **attrs)
+    enf, qdq = compile_and_check(model)
     assert set(placements(enf).values()) == {"npu"}
+    if "auto_pad" in attrs:
+        return
+    graph = nux.compiler.passes.simplify(nux.compiler.import_model(qdq))
+    for feeds in samples(model, 2, seed=3):
+        xq = quantize_input(feeds["x"], enf.inputs()[0])
+        stored = run_enf(enf, {"x": xq}, raw=True)
+        np.testing.assert_array_equal(stored["y"], _golden(enf, graph, xq))
+
+
+def _golden(enf, graph, xq):
+    """nux.golden.kernels.conv_transpose of the single ConvTranspose node on the quantized input."""
+    node = next(n for n in graph.nodes if n.op == "ConvTranspose")
+    x_info, y_info = enf.inputs()[0], enf.outputs()[0]
+    w, groups = graph[node.inputs[1]], int(node.attr("group", 1))
+    og = w.shape[1]
+    w_scale = np.tile(np.broadcast_to(np.asarray(w.quant.scale, np.float64).reshape(-1), (og,)), groups)
+    ms = [quantize_multiplier(x_info.scale * s / y_info.scale) for s in w_scale]
+    bias = graph[node.inputs[2]].data if len(node.inputs) > 2 and node.inputs[2] else None
+    lo, hi = node.clamp or (-128, 127)
+    return kernels.conv_transpose(
+        xq, w.data, bias, [m for m, _ in ms], [s for _, s in ms], x_zp=x_info.zero_point,
+        w_zp=int(np.asarray(w.quant.zero_point).reshape(-1)[0]), out_zp=y_info.zero_point, lo=lo, hi=hi,
+        stride=tuple(node.attr("strides", [1, 1])), padding=tuple(node.attr("pads", [0] * 4)),
+        output_padding=tuple(node.attr("output_padding", [0, 0])), dilation=tuple(node.attr("dilations", [1, 1])),
+        groups=groups)
 
 
 def test_output_shape_attribute_falls_back_with_reason(rng):
@@ -46,3 +76,11 @@ def test_output_shape_attribute_falls_back_with_reason(rng):
     enf, _ = compile_and_check(model)
     assert list(placements(enf).values()) == ["host"]
     assert "output_shape" in enf.meta["report"]["fallbacks"][0]["reason"]
+
+
+def test_1d_conv_transpose_falls_back_with_reason(rng):
+    model = float_model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2])], {"x": [1, 4, 6]},
+                        {"y": [1, 3, 13]}, {"w": rng.normal(0, 0.4, (4, 3, 3)).astype(np.float32)})
+    enf, _ = compile_and_check(model)
+    assert list(placements(enf).values()) == ["host"]
+    assert "1-D ConvTranspose" in enf.meta["report"]["fallbacks"][0]["reason"]
