@@ -38,9 +38,17 @@ def case(rng, *, n=1, c=4, h=4, w=5, og=3, k=(3, 3), stride=(2, 2), pads=(1, 1, 
     return cost
 
 
-def test_stride2_3x3_pad1_int8():
+def test_stride2_3x3_pad1_int8_per_phase():
     cost = case(np.random.default_rng(1))
-    assert cost.macs == 4 * 4 * 5 * 3 * 9 and "zero-inserted" in cost.notes[0]
+    assert cost.macs == 4 * 4 * 5 * 3 * 9 and sum("interleaved" in note for note in cost.notes) == 4
+
+
+@pytest.mark.parametrize(("k", "dil", "pads"), [((3, 3), (2, 2), (1, 1, 1, 1)), ((1, 1), (1, 1), (0, 0, 0, 0)),
+                                                 ((3, 3), (1, 1), (3, 0, 4, 1))],
+                         ids=["dilated", "kernel_below_stride", "pads_beyond_reach"])
+def test_zero_inserted_form_where_phases_do_not_apply(k, dil, pads):
+    cost = case(np.random.default_rng(2), k=k, dil=dil, pads=pads, h=5)
+    assert "zero-inserted" in cost.notes[0] and not any("interleaved" in note for note in cost.notes)
 
 
 @pytest.mark.parametrize(("k", "stride", "pads", "out_pad", "dil", "groups", "dtype"), [

@@ -11,8 +11,12 @@ kernel flipped spatially and its in/out channel axes swapped:
 - U is built by two data movers in one layer: `fill` with the zero point, then a strided `copy_box` scatter
   (destination strides sh*Wu*C and sw*C). The conv2d layer then reads it like any activation.
 
-This spends sh*sw times the useful MACs (the zeros); the per-phase decomposition (sh*sw small convolutions
-with interleaved strided STOREs) would not, and is left for later: this form is exact and reuses conv2d whole.
+Zero insertion spends sh*sw times the useful MACs on the zeros. When every output phase has taps (kernel >=
+stride), dilation is 1 and no phase needs a negative pad, the per-phase form is used instead: output phase
+(ry, rx) (outputs oy = ry + sh*j) only meets taps ky = ky0 + sh*t, ky0 = (ry + pt) mod sh, reading input rows
+(ry + pt) // sh + j - t. That is a stride-1 conv2d of x itself with the sub-kernel w[..., ky0::sh] reversed and
+begin pad T-1-(ry + pt)//sh, written to a dense scratch and interleaved into y by a strided `copy_box`. Each
+accumulator holds the same nonzero terms as in the zero-inserted form, so the two are bit-identical.
 """
 
 from __future__ import annotations
@@ -70,6 +74,62 @@ def conv_transpose(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_sca
     w = np.asarray(w)
     strides, pads_begin, dilations = tuple(map(int, strides)), tuple(map(int, pads_begin)), tuple(map(int, dilations))
     _check(x, y, w, strides, pads_begin, dilations, int(groups))
+    args = (w_scale, w_zero_point, bias)
+    phases = _phases(x, y, w.shape[2:], strides, pads_begin, dilations)
+    if phases is None:
+        return _zero_inserted(em, x, y, w, args, strides, pads_begin, dilations, int(groups), clamp)
+    costs = []
+    swapped = conv_transpose_weights(w, int(groups))[:, :, ::-1, ::-1]  # swapped channels, not flipped
+    for (ry, ky0, pby, pey, hp), (rx, kx0, pbx, pex, wp) in phases:
+        sub = np.ascontiguousarray(swapped[:, :, ky0 :: strides[0], kx0 :: strides[1]][:, :, ::-1, ::-1])
+        part = ActTensor(em.scratch(y.shape[0] * y.shape[1] * hp * wp), (y.shape[0], y.shape[1], hp, wp), y.dtype,
+                         y.scale, y.zero_point)
+        costs.append(conv2d(em, x, part, sub, *args, pads=(pby, pbx, pey, pex), groups=int(groups), clamp=clamp))
+        n, o = y.shape[:2]
+        ho, wo = y.shape[2:]
+        axes = [(n, hp * wp * o, ho * wo * o), (hp, wp * o, strides[0] * wo * o), (wp, o, strides[1] * o), (o, 1, 1)]
+        costs.append(finish_layer(em, copy_box(em, part.offset, y.offset + (ry * wo + rx) * o, axes), 0,
+                                  [f"phase ({ry}, {rx}) interleaved"]))
+    return _total(costs, _useful_macs(x, y, w, int(groups)))
+
+
+def _phases(x: ActTensor, y: ActTensor, kernel, strides, pads_begin, dilations) -> list | None:
+    """Per output phase pair: ((ry, ky0, pad begin, pad end, outputs) per axis), or None when the per-phase form
+    does not apply (module docstring)."""
+    if dilations != (1, 1):
+        return None
+    axes = []
+    for size, out, k, s, p in zip(x.shape[2:], y.shape[2:], kernel, strides, pads_begin, strict=True):
+        if k < s or out < s:
+            return None
+        axis = []
+        for r in range(s):
+            ky0, q0 = (r + p) % s, (r + p) // s
+            taps, count = -(-(k - ky0) // s), -(-(out - r) // s)
+            begin = taps - 1 - q0
+            end = count + taps - 1 - size - begin
+            if begin < 0 or end < 0:
+                return None
+            axis.append((r, ky0, begin, end, count))
+        axes.append(axis)
+    return [(a, b) for a in axes[0] for b in axes[1]]
+
+
+def _useful_macs(x: ActTensor, y: ActTensor, w: np.ndarray, groups: int) -> int:
+    return x.nbytes * (y.shape[1] // groups) * int(w.shape[2]) * int(w.shape[3])
+
+
+def _total(costs: list[LayerCost], macs: int) -> LayerCost:
+    """The layers' costs summed, with the useful MACs of the whole ConvTranspose."""
+    return LayerCost(macs=macs, predicted_cycles=sum(c.predicted_cycles for c in costs),
+                     array_rows=sum(c.array_rows for c in costs), load_bytes=sum(c.load_bytes for c in costs),
+                     store_bytes=sum(c.store_bytes for c in costs), instructions=sum(c.instructions for c in costs),
+                     notes=[note for c in costs for note in c.notes])
+
+
+def _zero_inserted(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, args: tuple, strides, pads_begin,
+                   dilations, groups: int, clamp) -> LayerCost:
+    """The zero-inserted image U, then conv2d over it (module docstring)."""
     n, h, wi, c = x.nhwc
     kh, kw = w.shape[2:]
     reach = (dilations[0] * (kh - 1), dilations[1] * (kw - 1))
@@ -84,10 +144,6 @@ def conv_transpose(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_sca
         axes = [(n, h * wi * c, hu * wu * c), (ny, wi * c, strides[0] * wu * c), (nx, c, strides[1] * c), (c, 1, 1)]
         parts.append(copy_box(em, x.offset + (y0 * wi + x0) * c, dst, axes))
     scatter = finish_layer(em, _chain(parts), 0, [f"zero-inserted {hu}x{wu} image"])
-    conv = conv2d(em, u, y, conv_transpose_weights(w, int(groups)), w_scale, w_zero_point, bias,
-                  dilations=dilations, groups=int(groups), clamp=clamp)
-    macs = n * h * wi * c * (y.shape[1] // int(groups)) * kh * kw
-    return LayerCost(macs=macs, predicted_cycles=scatter.predicted_cycles + conv.predicted_cycles,
-                     array_rows=conv.array_rows, load_bytes=scatter.load_bytes + conv.load_bytes,
-                     store_bytes=scatter.store_bytes + conv.store_bytes,
-                     instructions=scatter.instructions + conv.instructions, notes=scatter.notes + conv.notes)
+    conv = conv2d(em, u, y, conv_transpose_weights(w, groups), *args, dilations=dilations, groups=groups,
+                  clamp=clamp)
+    return _total([scatter, conv], _useful_macs(x, y, w, groups))
