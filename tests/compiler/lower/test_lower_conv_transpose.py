@@ -12,7 +12,7 @@ from nux.golden.requant import quantize_multiplier
 
 
 def case(rng, *, n=1, c=4, h=4, w=5, og=3, k=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1), out_pad=(0, 0),
-         dil=(1, 1), groups=1, dtype="int8", w_zp=0, clamp=None, bias=True, dim=8):
+         dil=(1, 1), groups=1, dtype="int8", w_zp=0, clamp=None, bias=True, dim=8, per_phase=True):
     em = emitter(dim)
     lo_x, hi_x = (-128, 128) if dtype == "int8" else (0, 256)
     x_zp = int(rng.integers(lo_x, hi_x))
@@ -26,7 +26,7 @@ def case(rng, *, n=1, c=4, h=4, w=5, og=3, k=(3, 3), stride=(2, 2), pads=(1, 1, 
     y_zp = int(rng.integers(-20, 20)) + (128 if dtype == "uint8" else 0)
     x = em.activation((n, c, h, w), dtype, 0.05, x_zp)
     y = em.activation((n, o, ho, wo), dtype, 0.4, y_zp)
-    cost = conv_transpose(em, x, y, wv, w_scale, w_zp, bv, stride, pads[:2], dil, groups, clamp)
+    cost = conv_transpose(em, x, y, wv, w_scale, w_zp, bv, stride, pads[:2], dil, groups, clamp, per_phase)
     (got,) = run(em, {x: xv}, [y])
     ms = [quantize_multiplier(0.05 * sc / 0.4) for sc in w_scale]
     lo, hi = y.qrange if clamp is None else clamp
@@ -41,6 +41,11 @@ def case(rng, *, n=1, c=4, h=4, w=5, og=3, k=(3, 3), stride=(2, 2), pads=(1, 1, 
 def test_stride2_3x3_pad1_int8_per_phase():
     cost = case(np.random.default_rng(1))
     assert cost.macs == 4 * 4 * 5 * 3 * 9 and sum("interleaved" in note for note in cost.notes) == 4
+
+
+def test_zero_inserted_form_on_request():
+    cost = case(np.random.default_rng(1), per_phase=False, out_pad=(1, 0))
+    assert "zero-inserted" in cost.notes[0] and cost.macs == 4 * 4 * 5 * 3 * 9
 
 
 @pytest.mark.parametrize(("k", "dil", "pads"), [((3, 3), (2, 2), (1, 1, 1, 1)), ((1, 1), (1, 1), (0, 0, 0, 0)),

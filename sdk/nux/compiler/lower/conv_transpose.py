@@ -64,18 +64,18 @@ def _check(x: ActTensor, y: ActTensor, w: np.ndarray, strides, pads_begin, dilat
 def conv_transpose(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.ndarray | float,
                    w_zero_point: np.ndarray | int, bias: np.ndarray | None, strides: Sequence[int] = (1, 1),
                    pads_begin: Sequence[int] = (0, 0), dilations: Sequence[int] = (1, 1), groups: int = 1,
-                   clamp: tuple[int, int] | None = None) -> LayerCost:
+                   clamp: tuple[int, int] | None = None, per_phase: bool = True) -> LayerCost:
     """y = clamp(requant(conv_transpose(x - x.zp, w - w_zp) + bias)), ONNX ConvTranspose semantics.
 
     w: (C, O/groups, kH, kW); w_scale, w_zero_point scalar or one per output channel (O of them); pads_begin
-    (top, left): the end pads and output_padding follow from y's shape. Two layers: the zero-inserted image U,
-    then conv2d over it (module docstring).
+    (top, left): the end pads and output_padding follow from y's shape. Per output phase when it applies and
+    `per_phase` (the default), else the zero-inserted image (module docstring).
     """
     w = np.asarray(w)
     strides, pads_begin, dilations = tuple(map(int, strides)), tuple(map(int, pads_begin)), tuple(map(int, dilations))
     _check(x, y, w, strides, pads_begin, dilations, int(groups))
     args = (w_scale, w_zero_point, bias)
-    phases = _phases(x, y, w.shape[2:], strides, pads_begin, dilations)
+    phases = _phases(x, y, w.shape[2:], strides, pads_begin, dilations) if per_phase else None
     if phases is None:
         return _zero_inserted(em, x, y, w, args, strides, pads_begin, dilations, int(groups), clamp)
     costs = []
