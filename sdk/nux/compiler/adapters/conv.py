@@ -34,8 +34,6 @@ def conv_transpose(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost
     x, y = act(node.inputs[0]), act(node.outputs[0])
     if len(x.shape) != 4:
         raise Unsupported(f"{len(x.shape) - 2}-D ConvTranspose (the NPU lowers 2-D)")
-    if node.attr("output_shape", None) is not None:
-        raise Unsupported("ConvTranspose with output_shape: give pads and output_padding instead")
     groups = int(node.attr("group", 1))
     w, w_scale, w_zp = weight(graph, node, 1, y.shape[1] // groups, axis=1)
     w_scale, w_zp = np.tile(w_scale, groups), np.tile(w_zp, groups)
@@ -47,18 +45,22 @@ def conv_transpose(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost
 
 
 def _transpose_pads(node: Node, size, out, kernel, strides, dilations) -> list[int]:
-    """Begin pads: explicit, or for auto_pad SAME_* the split of the total padding the output shape implies
-    (the ONNX spec's: SAME_UPPER puts the odd pixel at the end, as onnxruntime does; the tests check both)."""
+    """Begin pads: explicit, or (auto_pad SAME_*, or an output_shape) the ONNX spec's split of the total padding
+    the output shape implies: SAME_UPPER puts the odd pixel at the end, anything else at the begin (onnxruntime
+    agrees; the tests check both)."""
     auto = node.attr("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else auto
-    if auto == "NOTSET":
-        return ints(node, "pads", [0, 0, 0, 0])[:2]
-    if auto == "VALID":
-        return [0, 0]
+    if node.attr("output_shape", None) is None:
+        if auto == "NOTSET":
+            return ints(node, "pads", [0, 0, 0, 0])[:2]
+        if auto == "VALID":
+            return [0, 0]
     pads = []
     extra = ints(node, "output_padding", [0, 0])
     for i, o, k, s, d, e in zip(size, out, kernel, strides, dilations, extra, strict=True):
-        total = max(0, (i - 1) * s + d * (k - 1) + 1 + e - o)
+        total = (i - 1) * s + d * (k - 1) + 1 + e - o
+        if total < 0:
+            raise Unsupported(f"ConvTranspose output {o} larger than its input's reach (negative padding)")
         pads.append(total // 2 if auto == "SAME_UPPER" else total - total // 2)
     return pads
 
