@@ -43,6 +43,11 @@ def test_stride2_3x3_pad1_int8_per_phase():
     assert cost.macs == 4 * 4 * 5 * 3 * 9 and sum("interleaved" in note for note in cost.notes) == 4
 
 
+def test_stride1_is_one_flipped_conv_into_y():
+    cost = case(np.random.default_rng(4), stride=(1, 1), pads=(0, 2, 1, 0), k=(2, 3))
+    assert not any("interleaved" in note or "zero-inserted" in note for note in cost.notes)
+
+
 def test_zero_inserted_form_on_request():
     cost = case(np.random.default_rng(1), per_phase=False, out_pad=(1, 0))
     assert "zero-inserted" in cost.notes[0] and cost.macs == 4 * 4 * 5 * 3 * 9

@@ -38,12 +38,16 @@ def _landing(size: int, out: int, stride: int, offset: int) -> tuple[int, int]:
     return first, max(0, last - first + 1)
 
 
-def conv_transpose_weights(w: np.ndarray, groups: int) -> np.ndarray:
-    """ConvTranspose weights (C, O/groups, kH, kW) as the equivalent conv's (O, C/groups, kH, kW), flipped."""
+def _swapped(w: np.ndarray, groups: int) -> np.ndarray:
+    """ConvTranspose weights (C, O/groups, kH, kW) with the channel axes of each group swapped: (O, C/groups, ...)."""
     c, og, kh, kw = w.shape
     cg = c // groups
-    swapped = w.reshape(groups, cg, og, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * og, cg, kh, kw)
-    return np.ascontiguousarray(swapped[:, :, ::-1, ::-1])
+    return w.reshape(groups, cg, og, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * og, cg, kh, kw)
+
+
+def conv_transpose_weights(w: np.ndarray, groups: int) -> np.ndarray:
+    """ConvTranspose weights (C, O/groups, kH, kW) as the equivalent conv's (O, C/groups, kH, kW), flipped."""
+    return np.ascontiguousarray(_swapped(w, groups)[:, :, ::-1, ::-1])
 
 
 def _check(x: ActTensor, y: ActTensor, w: np.ndarray, strides, pads_begin, dilations, groups: int) -> None:
@@ -79,12 +83,15 @@ def conv_transpose(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_sca
     if phases is None:
         return _zero_inserted(em, x, y, w, args, strides, pads_begin, dilations, int(groups), clamp)
     costs = []
-    swapped = conv_transpose_weights(w, int(groups))[:, :, ::-1, ::-1]  # swapped channels, not flipped
+    swapped = _swapped(w, int(groups))
     for (ry, ky0, pby, pey, hp), (rx, kx0, pbx, pex, wp) in phases:
         sub = np.ascontiguousarray(swapped[:, :, ky0 :: strides[0], kx0 :: strides[1]][:, :, ::-1, ::-1])
-        part = ActTensor(em.scratch(y.shape[0] * y.shape[1] * hp * wp), (y.shape[0], y.shape[1], hp, wp), y.dtype,
-                         y.scale, y.zero_point)
+        direct = strides == (1, 1)  # one phase: the conv writes y itself
+        part = y if direct else ActTensor(em.scratch(y.shape[0] * y.shape[1] * hp * wp),
+                                          (y.shape[0], y.shape[1], hp, wp), y.dtype, y.scale, y.zero_point)
         costs.append(conv2d(em, x, part, sub, *args, pads=(pby, pbx, pey, pex), groups=int(groups), clamp=clamp))
+        if direct:
+            break
         n, o = y.shape[:2]
         ho, wo = y.shape[2:]
         axes = [(n, hp * wp * o, ho * wo * o), (hp, wp * o, strides[0] * wo * o), (wp, o, strides[1] * o), (o, 1, 1)]
