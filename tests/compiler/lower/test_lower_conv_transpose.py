@@ -67,6 +67,7 @@ def test_zero_inserted_form_where_phases_do_not_apply(k, dil, pads):
     ((3, 3), (2, 2), (1, 1, 1, 1), (1, 1), (1, 1), 1, "int8"),  # output_padding
     ((3, 2), (3, 1), (0, 1, 2, 0), (2, 0), (1, 1), 1, "uint8"),  # asymmetric everything
     ((3, 3), (1, 1), (1, 1, 1, 1), (0, 0), (2, 2), 1, "int8"),  # dilation
+    ((2, 3), (1, 2), (0, 1, 0, 1), (1, 2), (2, 3), 1, "int8"),  # output_padding up to the dilation
     ((3, 3), (2, 2), (3, 0, 4, 1), (1, 0), (1, 1), 1, "int8"),  # pads beyond the kernel reach crop inputs
     ((3, 3), (2, 2), (1, 1, 1, 1), (0, 0), (1, 1), 2, "int8"),  # groups
     ((2, 2), (2, 2), (0, 0, 0, 0), (0, 0), (1, 1), 4, "uint8"),  # depthwise

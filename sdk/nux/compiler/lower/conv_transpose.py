@@ -60,9 +60,9 @@ def _check(x: ActTensor, y: ActTensor, w: np.ndarray, strides, pads_begin, dilat
     for size, out, k, s, d, p in zip(x.shape[2:], y.shape[2:], w.shape[2:], strides, dilations, pads_begin,
                                      strict=True):
         full = (size - 1) * s + d * (k - 1) + 1  # the output before pads and output_padding
-        if p < 0 or out > full - p + s - 1:
+        if p < 0 or out > full - p + max(s, d) - 1:
             raise LoweringError(f"output size {out} does not follow from input {size}, kernel {k}, stride {s}, "
-                                f"dilation {d} and begin pad {p} (output_padding must be < stride)")
+                                f"dilation {d} and begin pad {p} (output_padding must be < stride or dilation)")
 
 
 def conv_transpose(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.ndarray | float,
