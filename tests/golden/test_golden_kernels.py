@@ -16,6 +16,8 @@ from nux.golden.kernels import (
     avg_pool2d,
     conv2d,
     conv2d_acc,
+    conv_transpose,
+    conv_transpose_acc,
     gemm,
     make_lut,
     matmul_acc,
@@ -82,6 +84,49 @@ def test_conv_acc_matches_naive_loops(case):
     ref = requant(expected, m.reshape(1, -1, 1, 1), s.reshape(1, -1, 1, 1), -3, -128, 127)
     assert out.dtype == np.int8
     np.testing.assert_array_equal(out, ref)
+
+
+def naive_conv_transpose_acc(x, w, bias, x_zp, w_zp, stride, pads, out_pad, dilation, groups):
+    """Loops over every input pixel and kernel tap, scattering into the output (ONNX ConvTranspose)."""
+    n, cin, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    cg = cin // groups
+    ho = (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1 - pads[0] - pads[2] + out_pad[0]
+    wo = (wd - 1) * stride[1] + dilation[1] * (kw - 1) + 1 - pads[1] - pads[3] + out_pad[1]
+    out = np.zeros((n, og * groups, ho, wo), dtype=np.int64) + np.asarray(bias).reshape(1, -1, 1, 1)
+    for b, ci, iy, ix, o, ky, kx in itertools.product(range(n), range(cin), range(h), range(wd), range(og),
+                                                      range(kh), range(kw)):
+        co = ci // cg * og + o
+        oy = iy * stride[0] - pads[0] + ky * dilation[0]
+        ox = ix * stride[1] - pads[1] + kx * dilation[1]
+        if 0 <= oy < ho and 0 <= ox < wo:
+            zw = int(w_zp[co]) if np.ndim(w_zp) else int(w_zp)
+            out[b, co, oy, ox] += (int(x[b, ci, iy, ix]) - x_zp) * (int(w[ci, o, ky, kx]) - zw)
+    return out
+
+
+@pytest.mark.parametrize(("groups", "stride", "pads", "out_pad", "dilation", "w_zp"), [
+    (1, (2, 2), (1, 1, 1, 1), (1, 1), (1, 1), 0),
+    (2, (3, 1), (0, 2, 3, 0), (2, 0), (1, 2), [1, -2, 0, 3, -1, 2]),
+    (4, (1, 2), (0, 0, 0, 0), (0, 1), (2, 1), 5),
+])
+def test_conv_transpose_matches_naive_loops(groups, stride, pads, out_pad, dilation, w_zp):
+    rng = np.random.default_rng(groups)
+    x = rng.integers(-128, 128, size=(2, 4, 4, 5)).astype(np.int8)
+    w = rng.integers(-128, 128, size=(4, 6 // groups if groups < 4 else 1, 3, 2)).astype(np.int8)
+    cout = w.shape[1] * groups
+    w_zp = w_zp if np.ndim(w_zp) == 0 else np.array(w_zp[:cout])
+    bias = rng.integers(-5000, 5000, size=cout)
+    expected = naive_conv_transpose_acc(x, w, bias, -7, w_zp, stride, pads, out_pad, dilation, groups)
+    got = conv_transpose_acc(x, w, bias, x_zp=-7, w_zp=w_zp, stride=stride, padding=pads, output_padding=out_pad,
+                             dilation=dilation, groups=groups)
+    np.testing.assert_array_equal(got, expected)
+    m, s = rng.integers(1 << 30, (1 << 31) - 1, size=cout), rng.integers(-14, -8, size=cout)
+    out = conv_transpose(x, w, bias, m, s, x_zp=-7, w_zp=w_zp, out_zp=4, stride=stride, padding=pads,
+                         output_padding=out_pad, dilation=dilation, groups=groups)
+    ref = requant(expected, m.reshape(1, -1, 1, 1), s.reshape(1, -1, 1, 1), 4, -128, 127)
+    np.testing.assert_array_equal(out, ref)
+    assert len(np.unique(out)) > 3
 
 
 def _qlinearconv_model(x_shape, y_shape, w, bias, x_scale, x_zp, w_scales, y_scale, y_zp, group, strides, pads,

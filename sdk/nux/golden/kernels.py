@@ -124,6 +124,49 @@ def conv2d(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None, m: ArrayLike, s: 
     return requantize(acc, m, s, out_zp, out_signed, lo, hi, axis=1 if layout == "NCHW" else 3)
 
 
+def conv_transpose_acc(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, *, x_zp: int = 0,
+                       w_zp: ArrayLike = 0, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+                       output_padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
+                       groups: int = 1) -> np.ndarray:
+    """int32 accumulators of ONNX ConvTranspose (NCHW; w (C, O/groups, kH, kW); `w_zp` scalar or one per output
+    channel): every input pixel times the kernel, added at (iy*sh - top + ky*dh, ix*sw - left + kx*dw)."""
+    xs, ws = _ints(x, "x"), _ints(w, "w")
+    if xs.ndim != 4 or ws.ndim != 4 or groups < 1 or xs.shape[1] % groups or ws.shape[0] != xs.shape[1]:
+        raise KernelError(f"conv_transpose of x {xs.shape} with w {ws.shape} and groups={groups}")
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    top, left, bottom, right = _pads(padding)
+    extra = (output_padding,) * 2 if isinstance(output_padding, (int, np.integer)) else tuple(output_padding)
+    n, cin, h, wd = xs.shape
+    _, og, kh, kw = ws.shape
+    cg = cin // groups
+    wz = np.broadcast_to(np.asarray(w_zp, dtype=np.int64).reshape(-1), (groups * og,)).reshape(groups, 1, og, 1, 1)
+    wc = (ws.reshape(groups, cg, og, kh, kw) - wz).astype(np.float64)
+    full = np.zeros((n, groups, og, (h - 1) * sh + dh * (kh - 1) + 1 + extra[0],
+                     (wd - 1) * sw + dw * (kw - 1) + 1 + extra[1]), dtype=np.int64)
+    xg = (xs - int(x_zp)).astype(np.float64).reshape(n, groups, cg, h, wd)
+    for ky, kx in np.ndindex(kh, kw):
+        contrib = np.rint(np.einsum("ngchw,gco->ngohw", xg, wc[..., ky, kx])).astype(np.int64)
+        full[..., ky * dh : ky * dh + (h - 1) * sh + 1 : sh, kx * dw : kx * dw + (wd - 1) * sw + 1 : sw] += contrib
+    out = full.reshape(n, groups * og, *full.shape[3:])[:, :, top : full.shape[3] - bottom,
+                                                            left : full.shape[4] - right]
+    if min(out.shape) < 1:
+        raise KernelError(f"pads {padding} leave no ConvTranspose output")
+    if bias is not None:
+        out = out + _int64("bias", bias).reshape(1, -1, 1, 1)
+    return wrap32(out)
+
+
+def conv_transpose(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None, m: ArrayLike, s: ArrayLike, *,
+                   x_zp: int = 0, w_zp: ArrayLike = 0, out_zp: int = 0, out_signed: bool = True,
+                   lo: int | None = None, hi: int | None = None, stride: int | Sequence[int] = 1,
+                   padding: int | Sequence[int] = 0, output_padding: int | Sequence[int] = 0,
+                   dilation: int | Sequence[int] = 1, groups: int = 1) -> np.ndarray:
+    """Quantized ConvTranspose (NCHW): accumulators, then per-channel requant."""
+    acc = conv_transpose_acc(x, w, bias, x_zp=x_zp, w_zp=w_zp, stride=stride, padding=padding,
+                             output_padding=output_padding, dilation=dilation, groups=groups)
+    return requantize(acc, m, s, out_zp, out_signed, lo, hi, axis=1)
+
+
 def matmul_acc(a: ArrayLike, b: ArrayLike, bias: ArrayLike | None = None, *, a_zp: int = 0,
                b_zp: ArrayLike = 0) -> np.ndarray:
     """int32 accumulators of (a - a_zp) @ (b - b_zp) + bias for 2-D a (M, K), b (K, N); b_zp per column or scalar."""

@@ -1,4 +1,5 @@
-"""Conv (and inference BatchNormalization, as a depthwise 1x1 Conv) -> nux.compiler.lower.conv2d."""
+"""Conv (and inference BatchNormalization, as a depthwise 1x1 Conv) -> nux.compiler.lower.conv2d;
+ConvTranspose -> nux.compiler.lower.conv_transpose."""
 
 from __future__ import annotations
 
@@ -23,6 +24,45 @@ def conv(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
         em, x, y, w, w_scale, w_zp, bias(graph, node, 2, x.scale, w_scale),
         strides=ints(node, "strides", [1, 1]), pads=_pads(ints(node, "pads", [0, 0, 0, 0])),
         dilations=ints(node, "dilations", [1, 1]), groups=int(node.attr("group", 1)), clamp=node.clamp)
+
+
+@adapter("ConvTranspose")
+def conv_transpose(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
+    """ONNX ConvTranspose: weights (C, O/group, kH, kW) quantized per tensor or along axis 1 (O/group scales,
+    repeated for each group, as nux.quantizer makes them). The lowering takes the begin pads; the end pads and
+    output_padding are implied by the output shape."""
+    x, y = act(node.inputs[0]), act(node.outputs[0])
+    if len(x.shape) != 4:
+        raise Unsupported(f"{len(x.shape) - 2}-D ConvTranspose (the NPU lowers 2-D)")
+    groups = int(node.attr("group", 1))
+    w, w_scale, w_zp = weight(graph, node, 1, y.shape[1] // groups, axis=1)
+    w_scale, w_zp = np.tile(w_scale, groups), np.tile(w_zp, groups)
+    strides, dilations = ints(node, "strides", [1, 1]), ints(node, "dilations", [1, 1])
+    return lower.conv_transpose(
+        em, x, y, w, w_scale, w_zp, bias(graph, node, 2, x.scale, w_scale), strides=strides,
+        pads_begin=_transpose_pads(node, x.shape[2:], y.shape[2:], w.shape[2:], strides, dilations),
+        dilations=dilations, groups=groups, clamp=node.clamp)
+
+
+def _transpose_pads(node: Node, size, out, kernel, strides, dilations) -> list[int]:
+    """Begin pads: explicit, or (auto_pad SAME_*, or an output_shape) the ONNX spec's split of the total padding
+    the output shape implies: SAME_UPPER puts the odd pixel at the end, anything else at the begin (onnxruntime
+    agrees; the tests check both)."""
+    auto = node.attr("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if node.attr("output_shape", None) is None:
+        if auto == "NOTSET":
+            return ints(node, "pads", [0, 0, 0, 0])[:2]
+        if auto == "VALID":
+            return [0, 0]
+    pads = []
+    extra = ints(node, "output_padding", [0, 0])
+    for i, o, k, s, d, e in zip(size, out, kernel, strides, dilations, extra, strict=True):
+        total = (i - 1) * s + d * (k - 1) + 1 + e - o
+        if total < 0:
+            raise Unsupported(f"ConvTranspose output {o} larger than its input's reach (negative padding)")
+        pads.append(total // 2 if auto == "SAME_UPPER" else total - total // 2)
+    return pads
 
 
 def _pads(onnx_pads: list[int]) -> tuple[int, int, int, int]:

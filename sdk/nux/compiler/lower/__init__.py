@@ -7,6 +7,7 @@ the host. Argument errors that are compiler bugs raise `LoweringError`.
 """
 
 from nux.compiler.lower.conv import conv2d
+from nux.compiler.lower.conv_transpose import conv_transpose
 from nux.compiler.lower.eltwise import add, lut, lut_table, mean, mul, rescale
 from nux.compiler.lower.matmul import gemm, matmul_act
 from nux.compiler.lower.movers import concat, copy, depth_to_space, expand, pad, slice_, split, transpose
@@ -25,7 +26,8 @@ from nux.compiler.lower.tiled_gemm import (
 
 __all__ = [
     "ActTensor", "ArenaEmitter", "Emitter", "LayerCost", "LoweringError", "Unsupported", "predict_cycles",
-    "conv2d", "gemm", "matmul_act", "max_pool", "avg_pool", "global_avg_pool", "add", "mul", "mean", "lut",
+    "conv2d", "conv_transpose", "gemm", "matmul_act", "max_pool", "avg_pool", "global_avg_pool", "add", "mul",
+    "mean", "lut",
     "lut_table", "rescale", "reduce_sum", "reduce_mean", "concat", "split", "slice_", "pad", "transpose",
     "depth_to_space", "expand", "copy", "GemmLayout", "ProgramError", "gemm_requant_reference", "plan_gemm",
     "tiled_gemm_program", "tiled_gemm_requant_program",
