@@ -23,7 +23,6 @@ from nux.isa import NpuConfig
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the builders are shared with the tests
 from networks import MOBILENETV2, RESNET50, mobilenetv2, quantized, resnet  # noqa: E402
 
-
 NETS = {"resnet50": (resnet, {"stages": RESNET50, "bottleneck": True}),
         "mobilenetv2": (mobilenetv2, {"stages": MOBILENETV2})}
 
