@@ -75,15 +75,11 @@ class Instr:
         return f"Instr({format_instr(self)!r})"
 
     def encode(self) -> bytes:
-        words = [0] * INSTR_WORDS
-        words[0] = int(self.opcode)  # the opcode field is bits 0..3 of word 0
+        bits = int(self.opcode)  # the opcode field is bits 0..3 of word 0
         values = self.values
-        for name, word, mask, lsb in _layout(self.opcode):
-            words[word] |= (values[name] & mask) << lsb
-        return _PACK(*words)
-
-
-_PACK = struct.Struct(f"<{INSTR_WORDS}I").pack
+        for name, mask, shift in _layout(self.opcode):
+            bits |= (values[name] & mask) << shift
+        return bits.to_bytes(INSTR_BYTES, "little")  # little-endian words, word 0 first
 
 
 @cache
@@ -95,9 +91,9 @@ def _table(op: Opcode) -> tuple[dict[str, Field], dict[str, int]]:
 
 
 @cache
-def _layout(op: Opcode) -> tuple[tuple[str, int, int, int], ...]:
-    """(name, word, mask, lsb) of every field but the opcode, for encode."""
-    return tuple((f.name, f.word, f.mask, f.lsb) for f in _table(op)[0].values())
+def _layout(op: Opcode) -> tuple[tuple[str, int, int], ...]:
+    """(name, mask, bit offset in the whole instruction) of every field but the opcode, for encode."""
+    return tuple((f.name, f.mask, f.bit_offset) for f in _table(op)[0].values())
 
 
 @cache
@@ -111,9 +107,12 @@ def _checked(op: Opcode, fields: dict[str, Field], values: dict[str, int | str])
     """`values` as ints (enum names resolved, as in the text form), each checked against its field's width."""
     out, bounds = {}, _bounds(op)
     for name, raw in values.items():
-        if isinstance(raw, str):
-            raw = _parse_value(fields[name], raw, op.name.lower())
-        value = int(raw)
+        if type(raw) is int:  # the common case, skipping the conversions below
+            value = raw
+        elif isinstance(raw, str):
+            value = _parse_value(fields[name], raw, op.name.lower())
+        else:
+            value = int(raw)
         lo, hi = bounds[name]
         if not lo <= value <= hi:
             raise AsmError(f"{op.name.lower()}: field {name}={value} does not fit in {fields[name].width} bits")
