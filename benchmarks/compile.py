@@ -47,9 +47,9 @@ def layer_kinds(qdq: onnx.ModelProto) -> dict[str, str]:
 
 def report(name: str, qdq: onnx.ModelProto, dim: int) -> None:
     config = NpuConfig(dim=dim, axi_data_bits=64 if dim <= 8 else 128)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     enf = nux.compiler.compile(qdq, config, progress=None)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu  # CPU time: the machine may be shared
     rep = enf.meta["report"]
     kinds = layer_kinds(qdq)
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -61,7 +61,8 @@ def report(name: str, qdq: onnx.ModelProto, dim: int) -> None:
             row[2] += 1
     per_kind = "  ".join(f"{k} {100 * m / max(1, c * dim * dim):.1f}% ({n})" for k, (m, c, n) in
                          sorted(by_kind.items(), key=lambda kv: -kv[1][0]))
-    print(f"{name:12s} dim {dim:2d}: compile {seconds:6.1f} s  NPU MACs {100 * rep['npu_macs_fraction']:5.1f}%  "
+    print(f"{name:12s} dim {dim:2d}: compile {seconds:6.1f} s ({cpu:.1f} s CPU)  "
+          f"NPU MACs {100 * rep['npu_macs_fraction']:5.1f}%  "
           f"predicted {rep['predicted_cycles']:,} cycles, utilization {100 * rep['predicted_utilization']:.1f}%  "
           f"arena {rep['arena_bytes'] / 2**20:.2f} MiB (activations+scratch {rep['activation_bytes'] / 2**20:.2f} "
           f"MiB)  fallbacks {len(rep['fallbacks'])}")

@@ -5,6 +5,7 @@ benchmarks/compile.py (the real sizes): one builder per family, the sizes are ar
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -84,8 +85,10 @@ def quantized(builder: Callable[..., nn.Module], size: int, calibration: int = 2
             module.running_mean.uniform_(-0.1, 0.1)
             module.running_var.uniform_(0.5, 2.0)
     buffer = io.BytesIO()
-    torch.onnx.export(net.eval(), (torch.randn(1, 3, size, size),), buffer, input_names=["input"],
-                      output_names=["output"], dynamo=False)
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice; it still exports fine
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net.eval(), (torch.randn(1, 3, size, size),), buffer, input_names=["input"],
+                          output_names=["output"], dynamo=False)
     model = onnx.load_model_from_string(buffer.getvalue())
     rng = np.random.default_rng(seed)
     feeds = [{"input": rng.standard_normal((1, 3, size, size)).astype(np.float32)} for _ in range(calibration)]
