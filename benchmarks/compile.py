@@ -1,5 +1,5 @@
-"""nux.compiler benchmark: ResNet-50-like and MobileNet-v2-like networks (torch modules with random weights,
-exported with torch.onnx.export, quantized by nux.quantizer with random calibration) compiled for the NPU.
+"""nux.compiler benchmark: ResNet-50-like and MobileNet-v2-like networks (tests/networks.py: torch modules with random
+weights, exported with torch.onnx.export, quantized by nux.quantizer with random calibration) compiled for the NPU.
 
 Prints per network and array size: compile time, share of MACs on the NPU, predicted utilization per layer kind
 (from the lowering's performance model) and overall, predicted cycles, and the peak arena (activations + scratch,
@@ -11,85 +11,25 @@ and the whole arena with constants and code).
 from __future__ import annotations
 
 import argparse
-import io
+import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
-import numpy as np
 import nux.compiler
 import onnx
 from nux.isa import NpuConfig
-from nux.quantizer import post_training_quantization
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the builders are shared with the tests
+from networks import MOBILENETV2, RESNET50, mobilenetv2, quantized, resnet  # noqa: E402
 
-def resnet50(torch, nn):
-    def bottleneck(cin, width, stride):
-        cout = 4 * width
-        body = nn.Sequential(
-            nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout))
-        skip = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)) \
-            if stride != 1 or cin != cout else nn.Identity()
-        return body, skip
-
-    class Block(nn.Module):
-        def __init__(self, cin, width, stride):
-            super().__init__()
-            self.body, self.skip = bottleneck(cin, width, stride)
-
-        def forward(self, x):
-            return torch.relu(self.body(x) + self.skip(x))
-
-    layers, cin = [], 64
-    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-        for i in range(blocks):
-            layers.append(Block(cin, width, stride if i == 0 else 1))
-            cin = 4 * width
-    return nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                         nn.MaxPool2d(3, 2, 1), *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 1000))
-
-
-def mobilenetv2(torch, nn):
-    class Inverted(nn.Module):
-        def __init__(self, cin, cout, stride, expand):
-            super().__init__()
-            hidden = cin * expand
-            parts = [nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6()] if expand != 1 else []
-            parts += [nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
-                      nn.ReLU6(), nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
-            self.body, self.residual = nn.Sequential(*parts), stride == 1 and cin == cout
-
-        def forward(self, x):
-            return x + self.body(x) if self.residual else self.body(x)
-
-    layers, cin = [], 32
-    for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                       (6, 320, 1, 1)):
-        for i in range(n):
-            layers.append(Inverted(cin, c, s if i == 0 else 1, t))
-            cin = c
-    return nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(), *layers,
-                         nn.Conv2d(cin, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, 1000))
-
-
-NETS = {"resnet50": resnet50, "mobilenetv2": mobilenetv2}
+NETS = {"resnet50": (resnet, {"stages": RESNET50, "bottleneck": True}),
+        "mobilenetv2": (mobilenetv2, {"stages": MOBILENETV2})}
 
 
 def quantized_net(name: str, size: int) -> onnx.ModelProto:
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    net = NETS[name](torch, nn).eval()
-    buffer = io.BytesIO()
-    torch.onnx.export(net, (torch.randn(1, 3, size, size),), buffer, input_names=["input"], output_names=["output"],
-                      dynamo=False)
-    model = onnx.load_model_from_string(buffer.getvalue())
-    rng = np.random.default_rng(0)
-    calibration = [{"input": rng.standard_normal((1, 3, size, size)).astype(np.float32)} for _ in range(2)]
-    return post_training_quantization(model, ["input"], calibration)
+    builder, sizes = NETS[name]
+    return quantized(builder, size, **sizes)
 
 
 def layer_kinds(qdq: onnx.ModelProto) -> dict[str, str]:
@@ -107,9 +47,9 @@ def layer_kinds(qdq: onnx.ModelProto) -> dict[str, str]:
 
 def report(name: str, qdq: onnx.ModelProto, dim: int) -> None:
     config = NpuConfig(dim=dim, axi_data_bits=64 if dim <= 8 else 128)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     enf = nux.compiler.compile(qdq, config, progress=None)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu  # CPU time: the machine may be shared
     rep = enf.meta["report"]
     kinds = layer_kinds(qdq)
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -121,7 +61,8 @@ def report(name: str, qdq: onnx.ModelProto, dim: int) -> None:
             row[2] += 1
     per_kind = "  ".join(f"{k} {100 * m / max(1, c * dim * dim):.1f}% ({n})" for k, (m, c, n) in
                          sorted(by_kind.items(), key=lambda kv: -kv[1][0]))
-    print(f"{name:12s} dim {dim:2d}: compile {seconds:6.1f} s  NPU MACs {100 * rep['npu_macs_fraction']:5.1f}%  "
+    print(f"{name:12s} dim {dim:2d}: compile {seconds:6.1f} s ({cpu:.1f} s CPU)  "
+          f"NPU MACs {100 * rep['npu_macs_fraction']:5.1f}%  "
           f"predicted {rep['predicted_cycles']:,} cycles, utilization {100 * rep['predicted_utilization']:.1f}%  "
           f"arena {rep['arena_bytes'] / 2**20:.2f} MiB (activations+scratch {rep['activation_bytes'] / 2**20:.2f} "
           f"MiB)  fallbacks {len(rep['fallbacks'])}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
+from functools import cache
 
 from nux.errors import NuxError
 from nux.isa.encoding import INSTR_BYTES, INSTR_WORDS, Field, Opcode, fields_of, reserved_masks
@@ -36,21 +37,12 @@ class Instr:
 
     def __init__(self, opcode: Opcode | str, **values: int | str):
         op = _opcode(opcode)
-        fields = {f.name: f for f in fields_of(op) if f.name != "opcode"}
-        unknown = set(values) - set(fields)
+        fields, defaults = _table(op)
+        unknown = values.keys() - fields.keys()
         if unknown:
             raise AsmError(f"{op.name.lower()} has no field(s) {sorted(unknown)}; it has {sorted(fields)}")
-        resolved = {}
-        for name, field in fields.items():
-            raw = values.get(name, field.default)
-            if isinstance(raw, str):  # enum fields accept their names, as in the text form
-                raw = _parse_value(field, raw, op.name.lower())
-            value = int(raw)
-            try:
-                field.check(value)
-            except ValueError as exc:
-                raise AsmError(f"{op.name.lower()}: {exc}") from None
-            resolved[name] = value
+        resolved = dict(defaults)
+        resolved.update(_checked(op, fields, values))
         object.__setattr__(self, "opcode", op)
         object.__setattr__(self, "values", resolved)
 
@@ -64,7 +56,14 @@ class Instr:
         raise AttributeError("Instr is immutable; use replace()")
 
     def replace(self, **changes: int) -> Instr:
-        return Instr(self.opcode, **{**self.values, **changes})
+        fields = _table(self.opcode)[0]
+        unknown = changes.keys() - fields.keys()
+        if unknown:
+            raise AsmError(f"{self.opcode.name.lower()} has no field(s) {sorted(unknown)}; it has {sorted(fields)}")
+        new = object.__new__(Instr)
+        object.__setattr__(new, "opcode", self.opcode)
+        object.__setattr__(new, "values", {**self.values, **_checked(self.opcode, fields, changes)})
+        return new
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Instr) and (self.opcode, self.values) == (other.opcode, other.values)
@@ -76,11 +75,49 @@ class Instr:
         return f"Instr({format_instr(self)!r})"
 
     def encode(self) -> bytes:
-        words = [0] * INSTR_WORDS
-        for field in fields_of(self.opcode):
-            value = int(self.opcode) if field.name == "opcode" else self.values[field.name]
-            words[field.word] |= (value & field.mask) << field.lsb
-        return struct.pack(f"<{INSTR_WORDS}I", *words)
+        bits = int(self.opcode)  # the opcode field is bits 0..3 of word 0
+        values = self.values
+        for name, mask, shift in _layout(self.opcode):
+            bits |= (values[name] & mask) << shift
+        return bits.to_bytes(INSTR_BYTES, "little")  # little-endian words, word 0 first
+
+
+@cache
+def _table(op: Opcode) -> tuple[dict[str, Field], dict[str, int]]:
+    """The opcode's fields by name (without the opcode field) and their defaults: built once per opcode, since
+    compilers build instructions by the million."""
+    fields = {f.name: f for f in fields_of(op) if f.name != "opcode"}
+    return fields, {name: f.default for name, f in fields.items()}
+
+
+@cache
+def _layout(op: Opcode) -> tuple[tuple[str, int, int], ...]:
+    """(name, mask, bit offset in the whole instruction) of every field but the opcode, for encode."""
+    return tuple((f.name, f.mask, f.bit_offset) for f in _table(op)[0].values())
+
+
+@cache
+def _bounds(op: Opcode) -> dict[str, tuple[int, int]]:
+    """Smallest and largest value of each field."""
+    return {name: (-(1 << (f.width - 1)), (1 << (f.width - 1)) - 1) if f.signed else (0, f.mask)
+            for name, f in _table(op)[0].items()}
+
+
+def _checked(op: Opcode, fields: dict[str, Field], values: dict[str, int | str]) -> dict[str, int]:
+    """`values` as ints (enum names resolved, as in the text form), each checked against its field's width."""
+    out, bounds = {}, _bounds(op)
+    for name, raw in values.items():
+        if type(raw) is int:  # the common case, skipping the conversions below
+            value = raw
+        elif isinstance(raw, str):
+            value = _parse_value(fields[name], raw, op.name.lower())
+        else:
+            value = int(raw)
+        lo, hi = bounds[name]
+        if not lo <= value <= hi:
+            raise AsmError(f"{op.name.lower()}: field {name}={value} does not fit in {fields[name].width} bits")
+        out[name] = value
+    return out
 
 
 def _opcode(opcode: Opcode | str) -> Opcode:

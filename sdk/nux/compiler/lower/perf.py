@@ -42,6 +42,9 @@ _QUEUE = {Opcode.LOAD: 0, Opcode.GEMM: 1, Opcode.REQUANT: 1, Opcode.VECTOR: 1, O
 # (queue, flag) -> channel: 0 = L->C, 1 = C->L, 2 = C->S, 3 = S->C
 _PUSH = {(0, "push_next"): 0, (1, "push_prev"): 1, (1, "push_next"): 2, (2, "push_prev"): 3}
 _POP = {(1, "pop_prev"): 0, (0, "pop_next"): 1, (2, "pop_prev"): 2, (1, "pop_next"): 3}
+# per queue: its (flag, channel) pairs, so each instruction looks at its own queue's flags only
+_POPS = [[(flag, ch) for (queue, flag), ch in _POP.items() if queue == q] for q in range(3)]
+_PUSHES = [[(flag, ch) for (queue, flag), ch in _PUSH.items() if queue == q] for q in range(3)]
 
 
 def _beats(config: NpuConfig, nbytes: int, offset: int) -> int:
@@ -124,15 +127,16 @@ class _Model:
             at = max(at, started[-QUEUE_DEPTH])
         self.dispatch = at
         start = max(at, self.free[q])
-        for (queue, flag), channel in _POP.items():
-            if queue == q and ins.values[flag]:
+        values = ins.values
+        for flag, channel in _POPS[q]:
+            if values[flag]:
                 start = max(start, self.pushes[channel][self.pops[channel]])
                 self.pops[channel] += 1
         end = self._run(ins, q, start)
         started.append(start)
         self.done[q] = max(self.done[q], end)
-        for (queue, flag), channel in _PUSH.items():
-            if queue == q and ins.values[flag]:
+        for flag, channel in _PUSHES[q]:
+            if values[flag]:
                 self.pushes[channel].append(end)
 
     def _run(self, ins: Instr, q: int, start: float) -> float:
