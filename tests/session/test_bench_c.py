@@ -80,3 +80,14 @@ def test_c_rows_are_skipped_for_host_fallbacks_with_the_reason(fallback_enf, tmp
     save_enf(fallback_enf, tmp_path / "m.enf")
     assert main(["bench", str(tmp_path / "m.enf"), "-d", "sim", "-n", "2", "--runtime", "c"]) == 0
     assert "runtime c: skipped: the ENF has 1 host-fallback step(s), which libnux refuses" in capsys.readouterr().err
+
+
+def test_a_model_that_is_not_an_enf_is_compiled_for_the_device_config_first(npu_qdq, tmp_path):
+    import onnx
+    from nux.cli.bench_c import _enf_for
+    from nux.enf import write_enf
+    from nux.isa import NpuConfig
+
+    onnx.save(npu_qdq, tmp_path / "m.onnx")
+    enf = _enf_for(tmp_path / "m.onnx", "golden")  # the golden device's default NpuConfig, as Npu("golden") has
+    assert write_enf(enf) == write_enf(nux.compiler.compile(npu_qdq, NpuConfig()))
