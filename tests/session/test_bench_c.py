@@ -91,3 +91,10 @@ def test_a_model_that_is_not_an_enf_is_compiled_for_the_device_config_first(npu_
     onnx.save(npu_qdq, tmp_path / "m.onnx")
     enf = _enf_for(tmp_path / "m.onnx", "golden")  # the golden device's default NpuConfig, as Npu("golden") has
     assert write_enf(enf) == write_enf(nux.compiler.compile(npu_qdq, NpuConfig()))
+
+
+def test_a_libnux_failure_is_a_one_line_error_naming_the_cause(npu_enf, tmp_path, capsys):
+    save_enf(npu_enf, tmp_path / "m.enf")
+    assert main(["bench", str(tmp_path / "m.enf"), "-d", "nope", "-n", "2", "--runtime", "c"]) == 1
+    err = capsys.readouterr().err
+    assert "the C bench failed on m.enf (exit 1)" in err and "unknown device 'nope'" in err
