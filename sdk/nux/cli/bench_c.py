@@ -7,6 +7,7 @@ device's NpuConfig, through the session's compile cache, as the Python runtime d
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def c_runtime(model: object, device: str | None, n: int, workers: int, progress:
     if host_steps:
         return _skip(f"the ENF has {host_steps} host-fallback step(s), which libnux refuses (run it in Python)")
     with tempfile.TemporaryDirectory(prefix="nux-bench-c-") as tmp:
-        path = Path(tmp) / "model.enf"
+        path = Path(tmp) / f"{Path(model).stem if isinstance(model, str | os.PathLike) else 'model'}.enf"
         save_enf(enf, path)
         runs = bench.run(path, n, workers, _device_env(enf, device), progress)
     return [Stats("c", r.mode, r.in_flight, r.seconds, r.latencies_us) for r in runs]
