@@ -31,7 +31,7 @@ def test_bench_prints_and_writes_sync_and_async_rows(npu_enf, tmp_path, capsys):
 def test_unknown_runtimes_are_refused(npu_enf, tmp_path, capsys):
     save_enf(npu_enf, tmp_path / "m.enf")
     assert main(["bench", str(tmp_path / "m.enf"), "--runtime", "fortran"]) == 1
-    assert "unknown runtime(s) ['fortran']; known: ['python']" in capsys.readouterr().err
+    assert "unknown runtime(s) ['fortran']; known: ['c', 'python']" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("model", ["npu_enf", "fallback_enf"])

@@ -20,7 +20,7 @@ from nux.errors import NuxError
 
 RUNTIMES: dict[str, str] = {
     "python": "nux.session.bench:python_runtime",
-    # "c": "<module of the libnux bench>:<function>",  -- the C runtime's column, added by its helper
+    "c": "nux.cli.bench_c:c_runtime",
 }
 
 
