@@ -144,6 +144,8 @@ class LoadUnit(wiring.Component):
             "sp_wr": In(WritePort.Signature(addr_width=sp_bits, shape=dim * 8)),
             "acc_wr": In(WritePort.Signature(addr_width=acc_bits, shape=dim * 32)),
             "lut_wr": Out(lut_write_signature(dim)),
+            # the compute unit writes SP / ACC this cycle: it owns the memory's one write port, the row waits
+            "sp_busy": In(1), "acc_busy": In(1),
             "error": Out(error_signature()),
             "bytes_read": Out(16),
         })
@@ -258,13 +260,19 @@ class LoadUnit(wiring.Component):
         buf = Signal(NB * W)
         beat = Signal(8)
         got = rd.rvalid & rd.rready
-        m.d.comb += rd.rready.eq(meta.r_rdy & rsp.r_rdy & ~mr.pad)
+        last_beat = beat == mr.beats - 1
+        # SP and ACC have one write port each, the compute unit's first: a row whose memory it writes this cycle
+        # holds its last beat (or, for a padding row, its turn) until the port is free
+        port_busy = Signal()
+        m.d.comb += port_busy.eq(((rv.dst == Mem.SP) & self.sp_busy) | ((rv.dst == Mem.ACC) & self.acc_busy))
+        ready = meta.r_rdy & rsp.r_rdy & ~port_busy
+        m.d.comb += rd.rready.eq(meta.r_rdy & rsp.r_rdy & ~mr.pad & ~(last_beat & port_busy))
         with m.If(got):
             m.d.sync += [buf.word_select(beat[:max((NB - 1).bit_length(), 1)], W).eq(rd.rdata), beat.eq(beat + 1)]
             with m.If(rd.rresp != 0):
                 report(m, ErrorCode.BUS_ERROR, rr.pc)
         row_done = Signal()
-        m.d.comb += row_done.eq(meta.r_rdy & rsp.r_rdy & (mr.pad | (got & (beat == mr.beats - 1))))
+        m.d.comb += row_done.eq(ready & (mr.pad | (got & last_beat)))
         # the row's bytes: the collected beats (this cycle's beat included) shifted down by the skew
         full = Signal(NB * W)
         m.d.comb += full.eq(buf)

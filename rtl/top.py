@@ -9,7 +9,7 @@ out of that reset, as the spec keeps IRQ_ENABLE, staging registers and counters 
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, ResetInserter, Signal
+from amaranth.hdl import Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
@@ -54,8 +54,16 @@ def _connect_read(m: Module, port, user) -> None:
     m.d.comb += [port.addr.eq(user.addr), port.en.eq(user.en), user.data.eq(port.data)]
 
 
-def _connect_write(m: Module, port, user) -> None:
-    m.d.comb += [port.addr.eq(user.addr), port.en.eq(user.en), port.data.eq(user.data)]
+def _shared_write(m: Module, port, first, second) -> Signal:
+    """Drive the memory's one write port from two writers, `first` winning; return "first writes now".
+
+    Block RAM has at most two ports and every read port takes one, so a memory that Yosys is to map to BRAM/URAM
+    (replicated once per read port) may have one write port only. `first` (the compute unit) cannot wait;
+    `second` (the load unit) must hold its write while the returned signal is high.
+    """
+    m.d.comb += [port.en.eq(first.en | second.en), port.addr.eq(Mux(first.en, first.addr, second.addr)),
+                 port.data.eq(Mux(first.en, first.data, second.data))]
+    return first.en
 
 
 class NuxNpu(wiring.Component):
@@ -138,12 +146,10 @@ class NuxNpu(wiring.Component):
         _connect_read(m, sp.read_port(), cu.sp_rd_a)
         _connect_read(m, sp.read_port(), cu.sp_rd_b)
         _connect_read(m, sp.read_port(), store.sp_rd)
-        _connect_write(m, sp.write_port(), cu.sp_wr)
-        _connect_write(m, sp.write_port(), load.sp_wr)
+        m.d.comb += load.sp_busy.eq(_shared_write(m, sp.write_port(), cu.sp_wr, load.sp_wr))
         _connect_read(m, acc.read_port(), cu.acc_rd)
         _connect_read(m, acc.read_port(), store.acc_rd)
-        _connect_write(m, acc.write_port(), cu.acc_wr)
-        _connect_write(m, acc.write_port(), load.acc_wr)
+        m.d.comb += load.acc_busy.eq(_shared_write(m, acc.write_port(), cu.acc_wr, load.acc_wr))
         m.d.comb += [cu.lut_wr.addr.eq(load.lut_wr.addr), cu.lut_wr.data.eq(load.lut_wr.data),
                      cu.lut_wr.en.eq(load.lut_wr.en)]
 
