@@ -9,13 +9,13 @@ out of that reset, as the spec keeps IRQ_ENABLE, staging registers and counters 
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 from nux.isa import ConfigError, NpuConfig
 from nux.rtl.axi import AxiMaster, axi4_signature, axil_signature, connect_flat
 from nux.rtl.axil import MMIO_ADDR_BITS, AxiLiteSlave, RegisterFile
+from nux.rtl.banked import BankedMemory
 from nux.rtl.cmdq import TaskController
 from nux.rtl.compute import ComputeUnit
 from nux.rtl.dispatch import Dispatcher
@@ -48,22 +48,6 @@ def top_members(config: NpuConfig) -> dict:
                 for n, mem in axi4_signature(config.dram_addr_bits, config.axi_data_bits).members.items()}
     members["irq"] = Out(1)
     return members
-
-
-def _connect_read(m: Module, port, user) -> None:
-    m.d.comb += [port.addr.eq(user.addr), port.en.eq(user.en), user.data.eq(port.data)]
-
-
-def _shared_write(m: Module, port, first, second) -> Signal:
-    """Drive the memory's one write port from two writers, `first` winning; return "first writes now".
-
-    Block RAM has at most two ports and every read port takes one, so a memory that Yosys is to map to BRAM/URAM
-    (replicated once per read port) may have one write port only. `first` (the compute unit) cannot wait;
-    `second` (the load unit) must hold its write while the returned signal is high.
-    """
-    m.d.comb += [port.en.eq(first.en | second.en), port.addr.eq(Mux(first.en, first.addr, second.addr)),
-                 port.data.eq(Mux(first.en, first.data, second.data))]
-    return first.en
 
 
 class NuxNpu(wiring.Component):
@@ -140,16 +124,14 @@ class NuxNpu(wiring.Component):
             m.d.comb += [disp.unit_error.eq(1), disp.unit_error_code.eq(store.error.code),
                          disp.unit_error_pc.eq(store.error.pc)]
 
-        # ---- on-chip memories
-        m.submodules.sp = sp = Memory(shape=cfg.dim * 8, depth=cfg.sp_rows, init=[])
-        m.submodules.acc = acc = Memory(shape=cfg.dim * 32, depth=cfg.acc_rows, init=[])
-        _connect_read(m, sp.read_port(), cu.sp_rd_a)
-        _connect_read(m, sp.read_port(), cu.sp_rd_b)
-        _connect_read(m, sp.read_port(), store.sp_rd)
-        m.d.comb += load.sp_busy.eq(_shared_write(m, sp.write_port(), cu.sp_wr, load.sp_wr))
-        _connect_read(m, acc.read_port(), cu.acc_rd)
-        _connect_read(m, acc.read_port(), store.acc_rd)
-        m.d.comb += load.acc_busy.eq(_shared_write(m, acc.write_port(), cu.acc_wr, load.acc_wr))
+        # ---- on-chip memories: one write port per bank, the compute unit first (docs/rtl.md, "SP/ACC write port")
+        m.submodules.sp = sp = BankedMemory(cfg.dim * 8, cfg.sp_rows, n_read=3)
+        m.submodules.acc = acc = BankedMemory(cfg.dim * 32, cfg.acc_rows, n_read=2)
+        for port, user in ((sp.rd0, cu.sp_rd_a), (sp.rd1, cu.sp_rd_b), (sp.rd2, store.sp_rd), (acc.rd0, cu.acc_rd),
+                           (acc.rd1, store.acc_rd), (sp.first, cu.sp_wr), (sp.second, load.sp_wr),
+                           (acc.first, cu.acc_wr), (acc.second, load.acc_wr)):
+            wiring.connect(m, port, user)
+        m.d.comb += [load.sp_busy.eq(sp.second_busy), load.acc_busy.eq(acc.second_busy)]
         m.d.comb += [cu.lut_wr.addr.eq(load.lut_wr.addr), cu.lut_wr.data.eq(load.lut_wr.data),
                      cu.lut_wr.en.eq(load.lut_wr.en)]
 
