@@ -174,7 +174,6 @@ class LoadUnit(wiring.Component):
         v = view(Opcode.LOAD, ins)
         accept = self.cmd.issue.valid & ~busy & rsp.w_rdy
         m.d.comb += self.cmd.issue.ready.eq(~busy & rsp.w_rdy)
-        m.d.comb += self.cmd.idle.eq(~busy & ~rsp.r_rdy)
         rw = data.View(rsp_layout, rsp.w_data)
         m.d.comb += [rw.instr.eq(self.cmd.issue.payload.instr), rw.pc.eq(self.cmd.issue.payload.pc),
                      rsp.w_en.eq(accept)]
@@ -261,12 +260,18 @@ class LoadUnit(wiring.Component):
         beat = Signal(8)
         got = rd.rvalid & rd.rready
         last_beat = beat == mr.beats - 1
-        # SP and ACC have one write port each, the compute unit's first: a row whose memory it writes this cycle
-        # holds its last beat (or, for a padding row, its turn) until the port is free
-        port_busy = Signal()
-        m.d.comb += port_busy.eq(((rv.dst == Mem.SP) & self.sp_busy) | ((rv.dst == Mem.ACC) & self.acc_busy))
-        ready = meta.r_rdy & rsp.r_rdy & ~port_busy
-        m.d.comb += rd.rready.eq(meta.r_rdy & rsp.r_rdy & ~mr.pad & ~(last_beat & port_busy))
+        # SP and ACC have one write port per bank, the compute unit's first (docs/rtl.md, "SP/ACC write port"). A
+        # finished row waits in a write register for its bank, so the R channel keeps flowing; a row finishing while
+        # the register is still held waits (its last beat, or its turn for a padding row).
+        w_valid, w_last = Signal(), Signal()
+        w_dst = Signal.like(rv.dst)
+        w_addr = Signal(16)
+        w_data = Signal(dim * 32)
+        w_busy = ((w_dst == Mem.SP) & self.sp_busy) | ((w_dst == Mem.ACC) & self.acc_busy)
+        w_free = ~w_valid | ~w_busy
+        m.d.comb += self.cmd.idle.eq(~busy & ~rsp.r_rdy & ~w_valid)
+        ready = meta.r_rdy & rsp.r_rdy & w_free
+        m.d.comb += rd.rready.eq(meta.r_rdy & rsp.r_rdy & ~mr.pad & ~(last_beat & ~w_free))
         with m.If(got):
             m.d.sync += [buf.word_select(beat[:max((NB - 1).bit_length(), 1)], W).eq(rd.rdata), beat.eq(beat + 1)]
             with m.If(rd.rresp != 0):
@@ -287,24 +292,28 @@ class LoadUnit(wiring.Component):
         row_index = Signal(16)  # rows of the response-side instruction written so far
         dst_row = Signal(16)
         m.d.comb += dst_row.eq(rv.dst_row + row_index)
-        m.d.comb += [self.sp_wr.addr.eq(dst_row), self.sp_wr.data.eq(sp_row),
-                     self.acc_wr.addr.eq(dst_row), self.acc_wr.data.eq(acc_row),
-                     self.lut_wr.addr.eq(dst_row), self.lut_wr.data.eq(sp_row)]
-        with m.If(row_done):
-            m.d.comb += meta.r_en.eq(1)
-            m.d.sync += [row_index.eq(row_index + 1), beat.eq(0)]
-            with m.Switch(rv.dst):
+        m.d.comb += [self.sp_wr.addr.eq(w_addr), self.sp_wr.data.eq(w_data[:dim * 8]),
+                     self.acc_wr.addr.eq(w_addr), self.acc_wr.data.eq(w_data),
+                     self.lut_wr.addr.eq(w_addr), self.lut_wr.data.eq(w_data[:dim * 8])]
+        with m.If(w_valid & ~w_busy):  # the write lands; an instruction is done when its last row has landed
+            m.d.sync += w_valid.eq(0)
+            m.d.comb += self.cmd.done.eq(w_last)
+            with m.Switch(w_dst):
                 with m.Case(Mem.SP):
                     m.d.comb += self.sp_wr.en.eq(1)
                 with m.Case(Mem.ACC):
                     m.d.comb += self.acc_wr.en.eq(1)
                 with m.Case(Mem.LUT):
                     m.d.comb += self.lut_wr.en.eq(1)
+        with m.If(row_done):
+            m.d.comb += meta.r_en.eq(1)
+            m.d.sync += [row_index.eq(row_index + 1), beat.eq(0), w_valid.eq(1), w_dst.eq(rv.dst),
+                         w_addr.eq(dst_row), w_data.eq(Mux(rv.dst == Mem.ACC, acc_row, sp_row)), w_last.eq(mr.last)]
             with m.If(~mr.pad):
                 m.d.comb += self.bytes_read.eq(mr.length)
             with m.If(mr.last):
                 m.d.sync += row_index.eq(0)
-                m.d.comb += [self.cmd.done.eq(1), rsp.r_en.eq(1)]
+                m.d.comb += rsp.r_en.eq(1)
         return m
 
 
