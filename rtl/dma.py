@@ -261,13 +261,15 @@ class LoadUnit(wiring.Component):
         got = rd.rvalid & rd.rready
         last_beat = beat == mr.beats - 1
         # SP and ACC have one write port per bank, the compute unit's first (docs/rtl.md, "SP/ACC write port"). A
-        # finished row waits in a write register for its bank, so the R channel keeps flowing; a row finishing while
-        # the register is still held waits (its last beat, or its turn for a padding row).
+        # finished row writes at once when its bank is free, else waits in a write register, so the R channel keeps
+        # flowing; a row finishing while the register is still held waits (its last beat, or its turn for a padding
+        # row). The bank asked about (`sp_busy`/`acc_busy`) is that of the register's row, else the finishing row's.
         w_valid, w_last = Signal(), Signal()
         w_dst = Signal.like(rv.dst)
         w_addr = Signal(16)
         w_data = Signal(dim * 32)
-        w_busy = ((w_dst == Mem.SP) & self.sp_busy) | ((w_dst == Mem.ACC) & self.acc_busy)
+        c_dst = Mux(w_valid, w_dst, rv.dst)
+        w_busy = ((c_dst == Mem.SP) & self.sp_busy) | ((c_dst == Mem.ACC) & self.acc_busy)
         w_free = ~w_valid | ~w_busy
         m.d.comb += self.cmd.idle.eq(~busy & ~rsp.r_rdy & ~w_valid)
         ready = meta.r_rdy & rsp.r_rdy & w_free
@@ -292,23 +294,30 @@ class LoadUnit(wiring.Component):
         row_index = Signal(16)  # rows of the response-side instruction written so far
         dst_row = Signal(16)
         m.d.comb += dst_row.eq(rv.dst_row + row_index)
-        m.d.comb += [self.sp_wr.addr.eq(w_addr), self.sp_wr.data.eq(w_data[:dim * 8]),
-                     self.acc_wr.addr.eq(w_addr), self.acc_wr.data.eq(w_data),
-                     self.lut_wr.addr.eq(w_addr), self.lut_wr.data.eq(w_data[:dim * 8])]
-        with m.If(w_valid & ~w_busy):  # the write lands; an instruction is done when its last row has landed
-            m.d.sync += w_valid.eq(0)
-            m.d.comb += self.cmd.done.eq(w_last)
-            with m.Switch(w_dst):
+        row_data = Mux(rv.dst == Mem.ACC, acc_row, sp_row)
+        c_addr, c_data = Mux(w_valid, w_addr, dst_row), Mux(w_valid, w_data, row_data)
+        m.d.comb += [self.sp_wr.addr.eq(c_addr), self.sp_wr.data.eq(c_data[:dim * 8]),
+                     self.acc_wr.addr.eq(c_addr), self.acc_wr.data.eq(c_data),
+                     self.lut_wr.addr.eq(c_addr), self.lut_wr.data.eq(c_data[:dim * 8])]
+        write = Signal()  # the candidate (register, else finishing row) writes now; done with an instruction's last
+        m.d.comb += write.eq(~w_busy & (w_valid | row_done))
+        with m.If(write):
+            m.d.comb += self.cmd.done.eq(Mux(w_valid, w_last, mr.last))
+            with m.Switch(c_dst):
                 with m.Case(Mem.SP):
                     m.d.comb += self.sp_wr.en.eq(1)
                 with m.Case(Mem.ACC):
                     m.d.comb += self.acc_wr.en.eq(1)
                 with m.Case(Mem.LUT):
                     m.d.comb += self.lut_wr.en.eq(1)
+        with m.If(w_valid & write):
+            m.d.sync += w_valid.eq(0)
         with m.If(row_done):
             m.d.comb += meta.r_en.eq(1)
-            m.d.sync += [row_index.eq(row_index + 1), beat.eq(0), w_valid.eq(1), w_dst.eq(rv.dst),
-                         w_addr.eq(dst_row), w_data.eq(Mux(rv.dst == Mem.ACC, acc_row, sp_row)), w_last.eq(mr.last)]
+            m.d.sync += [row_index.eq(row_index + 1), beat.eq(0)]
+            with m.If(w_valid | w_busy):  # not written directly: into the register
+                m.d.sync += [w_valid.eq(1), w_dst.eq(rv.dst), w_addr.eq(dst_row), w_data.eq(row_data),
+                             w_last.eq(mr.last)]
             with m.If(~mr.pad):
                 m.d.comb += self.bytes_read.eq(mr.length)
             with m.If(mr.last):
