@@ -48,7 +48,7 @@ class Path_:
 
 @dataclass
 class TimingReport:
-    worst: list[Path_]  # the worst path per endpoint register (bus), worst first
+    worst: list[Path_]  # the worst path per (start bus, end bus), worst first
     max_levels: int  # the most LUT levels on any path
     dsp_unregistered: dict[str, int]  # DSP48E2 count with no input / M / P register
     bram_unregistered: int  # block RAMs / UltraRAMs whose data out has no output register
@@ -87,8 +87,13 @@ class _Netlist:
 
 
 def _param(cell: dict, key: str) -> int:
+    """A cell parameter as an int: Yosys writes them as ints, binary strings, decimal strings or TRUE/FALSE."""
     raw = cell.get("parameters", {}).get(key, 0)
-    return int(raw, 2) if isinstance(raw, str) and set(raw) <= {"0", "1"} and raw else int(raw or 0)
+    if isinstance(raw, int):
+        return raw
+    if raw and set(raw) <= {"0", "1"}:
+        return int(raw, 2)
+    return int(raw) if raw.isdigit() else int(raw.upper() == "TRUE")
 
 
 def _dsp_regs(cell: dict) -> tuple[bool, bool, bool]:
@@ -247,17 +252,19 @@ def _dsp_endpoints(an: _Analysis, cname: str, cell: dict):
 
 
 def analyze(netlist: Path, top: str = "nux_npu", keep: int = 20) -> TimingReport:
-    """The `keep` worst paths (one per endpoint bus), the deepest LUT path and the unregistered DSP/BRAM counts."""
+    """The `keep` worst paths (one per start/end bus pair), the deepest LUT path, the unregistered DSP/BRAM counts."""
     module = json.loads(Path(netlist).read_text())["modules"][top]
     net = _Netlist(module)
     an = _Analysis(net)
-    worst: dict[str, Path_] = {}
+    worst: dict[tuple[str, str, str], Path_] = {}
     max_levels = 0
     for t, lv, origin, end in _endpoints(an):
         max_levels = max(max_levels, lv)
-        key = _bus(end.split(" (")[0]) + " (" + end.split(" (")[-1] if " (" in end else _bus(end)
+        start = net.name(origin) if origin is not None else "(inside the DSP48E2)"
+        label, _, kind = end.partition(" (")
+        # one line per (start bus, end bus): a 64-bit bus or a LUTRAM bank is one path, not 64
+        key = (_bus(start), "$" if label.startswith("$") else _bus(label), kind.split(".")[0])
         if key not in worst or t > worst[key].delay:
-            start = net.name(origin) if origin is not None else "(inside the DSP48E2)"
             worst[key] = Path_(round(t, 3), lv, start, end)
     dsps = [c for c in net.cells.values() if c["type"] == "DSP48E2"]
     regs = [_dsp_regs(c) for c in dsps]
