@@ -2,7 +2,7 @@
 
 Why: a memory with two write ports has no BRAM/URAM/LUTRAM form, and Yosys then silently builds it from
 flip-flops (half a million of them at dim 8: no FPGA can hold the NPU). Only memory mapping is run
-(`-run begin:map_ffram`), on a small config, so this stays a CI test (~1-2 min).
+(`-run begin:map_ffram`), on dim 4, so this stays a CI test (~1-2 min).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from nux.rtl.verilog import generate_verilog
 
 pytestmark = pytest.mark.rtl
 
-CONFIG = NpuConfig(dim=4, sp_rows=256, acc_rows=128)
+#: dim 4 keeps the logic small; SP/ACC at their default depth, as a few-dozen-row bank is rightly LUTRAM
+CONFIG = NpuConfig(dim=4)
 RAM_CELLS = ("RAMB36E2", "RAMB18E2", "URAM288")
 RAM_KINDS = ("$__XILINX_BLOCKRAM", "$__XILINX_URAM")
 
