@@ -4,7 +4,14 @@ Geometry (docs/rtl_compute.md has the timing diagram). PE(k, n) holds W[k][n], t
 lane k for output lane n. A streamed row a[0..dim-1] enters skewed: lane k is delayed k cycles and then moves
 right along PE row k, one PE per cycle; partial sums move down each column, so column n's sum leaves the bottom
 PE dim-1+n cycles after the row's lane 0 entered, and a deskew delay of dim-1-n cycles realigns all columns.
-The row's result `out[n] = sum_k a[k] * W[k][n]` appears LATENCY = 2*dim - 1 cycles after `a` was presented.
+The row's result `out[n] = sum_k a[k] * W[k][n]` appears LATENCY = 2*dim + 1 cycles after `a` was presented.
+
+Each PE is the register structure of one DSP48E2 MAC (A, B, M and P registers): the operand and the selected
+weight are registered, then the 18-bit product, then the sum with the partial sum from above. The product of
+the value a PE received at cycle t is added at t+2 to the partial sum the PE above produced from the value *it*
+received at t-1 (its P register, valid from t+2): the column still advances one PE per cycle, and the whole
+array is just 2 cycles later than with single-cycle PEs (so an FPGA build runs every multiply-add in a DSP
+slice with all its pipeline registers: docs/fpga.md).
 
 Double buffering: every PE has two weight registers. Each streamed value carries a one-bit buffer select that
 travels with it through the skew, so a tile swap takes effect exactly at the boundary between two rows in every
@@ -31,8 +38,20 @@ def psum_shape(dim: int):
     return signed(PRODUCT_BITS + (dim - 1).bit_length())
 
 
+def array_latency(dim: int) -> int:
+    """Cycles from a row at the array's input to its result at the output: skew/hops/deskew + the PE pipeline."""
+    return 2 * dim - 1 + PE_EXTRA_LATENCY
+
+
+#: cycles a PE adds over a single-cycle multiply-add: the DSP48E2's A/B and M registers
+PE_EXTRA_LATENCY = 2
+
+
 class ProcessingElement(wiring.Component):
-    """One MAC cell: psum_out <= psum_in + a_in * W[sel_in]; a and sel move right, psum moves down."""
+    """One MAC cell (a DSP48E2 with A/B/M/P registers): psum_out(t+3) = psum_in(t+2) + a_in(t) * W[sel_in(t)].
+
+    a and sel move right one PE per cycle (`a_out` is the A register), psum moves down one PE per cycle.
+    """
 
     def __init__(self, dim: int):
         shape = psum_shape(dim)
@@ -66,9 +85,13 @@ class ProcessingElement(wiring.Component):
                 m.d.sync += w[1].eq(self.w_in)
             with m.Else():
                 m.d.sync += w[0].eq(self.w_in)
+        b_reg = Signal(OPERAND, reset_less=True)  # DSP B register: the weight selected in the cycle a_in arrives
+        product = Signal(signed(PRODUCT_BITS), reset_less=True)  # DSP M register
         m.d.sync += [
-            self.psum_out.eq(self.psum_in + self.a_in * weight),
-            self.a_out.eq(self.a_in),
+            self.a_out.eq(self.a_in),  # DSP A register
+            b_reg.eq(weight),
+            product.eq(self.a_out * b_reg),
+            self.psum_out.eq(self.psum_in + product),  # DSP P register (post-adder)
             self.sel_out.eq(self.sel_in),
         ]
         return m
@@ -83,7 +106,7 @@ class SystolicArray(wiring.Component):
 
     def __init__(self, dim: int):
         self.dim = dim
-        self.LATENCY = 2 * dim - 1
+        self.LATENCY = array_latency(dim)
         super().__init__({
             "a": In(data.ArrayLayout(OPERAND, dim)),
             "sel": In(1),

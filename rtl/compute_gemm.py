@@ -21,7 +21,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from nux.isa import NpuConfig, Opcode
-from nux.rtl.array import OPERAND, SystolicArray
+from nux.rtl.array import OPERAND, SystolicArray, array_latency
 from nux.rtl.compute_walk import StridedWalk
 from nux.rtl.isa_layout import INSTR_BITS, instr_layout
 from nux.rtl.requant import byte_param
@@ -52,7 +52,7 @@ class GemmEngine(wiring.Component):
         dim = config.dim
         self.sp_aw = (config.sp_rows - 1).bit_length()
         self.acc_aw = (config.acc_rows - 1).bit_length()
-        self.array_latency = 2 * dim - 1
+        self.array_latency = array_latency(dim)
         #: Cycles a buffer stays busy after the streamer emitted a row that selects it. That row enters the array
         #: 2 cycles after emission and is in PE(dim-1, dim-1) 2*dim-2 cycles later; a load started when the
         #: counter reaches 0 shifts for the first time 3 cycles after starting: 2*dim - 4 is the exact bound

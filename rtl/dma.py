@@ -144,6 +144,8 @@ class LoadUnit(wiring.Component):
             "sp_wr": In(WritePort.Signature(addr_width=sp_bits, shape=dim * 8)),
             "acc_wr": In(WritePort.Signature(addr_width=acc_bits, shape=dim * 32)),
             "lut_wr": Out(lut_write_signature(dim)),
+            # the compute unit writes SP / ACC this cycle: it owns the memory's one write port, the row waits
+            "sp_busy": In(1), "acc_busy": In(1),
             "error": Out(error_signature()),
             "bytes_read": Out(16),
         })
@@ -172,7 +174,6 @@ class LoadUnit(wiring.Component):
         v = view(Opcode.LOAD, ins)
         accept = self.cmd.issue.valid & ~busy & rsp.w_rdy
         m.d.comb += self.cmd.issue.ready.eq(~busy & rsp.w_rdy)
-        m.d.comb += self.cmd.idle.eq(~busy & ~rsp.r_rdy)
         rw = data.View(rsp_layout, rsp.w_data)
         m.d.comb += [rw.instr.eq(self.cmd.issue.payload.instr), rw.pc.eq(self.cmd.issue.payload.pc),
                      rsp.w_en.eq(accept)]
@@ -258,13 +259,27 @@ class LoadUnit(wiring.Component):
         buf = Signal(NB * W)
         beat = Signal(8)
         got = rd.rvalid & rd.rready
-        m.d.comb += rd.rready.eq(meta.r_rdy & rsp.r_rdy & ~mr.pad)
+        last_beat = beat == mr.beats - 1
+        # SP and ACC have one write port per bank, the compute unit's first (docs/rtl.md, "SP/ACC write port"). A
+        # finished row writes at once when its bank is free, else waits in a write register, so the R channel keeps
+        # flowing; a row finishing while the register is still held waits (its last beat, or its turn for a padding
+        # row). The bank asked about (`sp_busy`/`acc_busy`) is that of the register's row, else the finishing row's.
+        w_valid, w_last = Signal(), Signal()
+        w_dst = Signal.like(rv.dst)
+        w_addr = Signal(16)
+        w_data = Signal(dim * 32)
+        c_dst = Mux(w_valid, w_dst, rv.dst)
+        w_busy = ((c_dst == Mem.SP) & self.sp_busy) | ((c_dst == Mem.ACC) & self.acc_busy)
+        w_free = ~w_valid | ~w_busy
+        m.d.comb += self.cmd.idle.eq(~busy & ~rsp.r_rdy & ~w_valid)
+        ready = meta.r_rdy & rsp.r_rdy & w_free
+        m.d.comb += rd.rready.eq(meta.r_rdy & rsp.r_rdy & ~mr.pad & ~(last_beat & ~w_free))
         with m.If(got):
             m.d.sync += [buf.word_select(beat[:max((NB - 1).bit_length(), 1)], W).eq(rd.rdata), beat.eq(beat + 1)]
             with m.If(rd.rresp != 0):
                 report(m, ErrorCode.BUS_ERROR, rr.pc)
         row_done = Signal()
-        m.d.comb += row_done.eq(meta.r_rdy & rsp.r_rdy & (mr.pad | (got & (beat == mr.beats - 1))))
+        m.d.comb += row_done.eq(ready & (mr.pad | (got & last_beat)))
         # the row's bytes: the collected beats (this cycle's beat included) shifted down by the skew
         full = Signal(NB * W)
         m.d.comb += full.eq(buf)
@@ -279,24 +294,35 @@ class LoadUnit(wiring.Component):
         row_index = Signal(16)  # rows of the response-side instruction written so far
         dst_row = Signal(16)
         m.d.comb += dst_row.eq(rv.dst_row + row_index)
-        m.d.comb += [self.sp_wr.addr.eq(dst_row), self.sp_wr.data.eq(sp_row),
-                     self.acc_wr.addr.eq(dst_row), self.acc_wr.data.eq(acc_row),
-                     self.lut_wr.addr.eq(dst_row), self.lut_wr.data.eq(sp_row)]
-        with m.If(row_done):
-            m.d.comb += meta.r_en.eq(1)
-            m.d.sync += [row_index.eq(row_index + 1), beat.eq(0)]
-            with m.Switch(rv.dst):
+        row_data = Mux(rv.dst == Mem.ACC, acc_row, sp_row)
+        c_addr, c_data = Mux(w_valid, w_addr, dst_row), Mux(w_valid, w_data, row_data)
+        m.d.comb += [self.sp_wr.addr.eq(c_addr), self.sp_wr.data.eq(c_data[:dim * 8]),
+                     self.acc_wr.addr.eq(c_addr), self.acc_wr.data.eq(c_data),
+                     self.lut_wr.addr.eq(c_addr), self.lut_wr.data.eq(c_data[:dim * 8])]
+        write = Signal()  # the candidate (register, else finishing row) writes now; done with an instruction's last
+        m.d.comb += write.eq(~w_busy & (w_valid | row_done))
+        with m.If(write):
+            m.d.comb += self.cmd.done.eq(Mux(w_valid, w_last, mr.last))
+            with m.Switch(c_dst):
                 with m.Case(Mem.SP):
                     m.d.comb += self.sp_wr.en.eq(1)
                 with m.Case(Mem.ACC):
                     m.d.comb += self.acc_wr.en.eq(1)
                 with m.Case(Mem.LUT):
                     m.d.comb += self.lut_wr.en.eq(1)
+        with m.If(w_valid & write):
+            m.d.sync += w_valid.eq(0)
+        with m.If(row_done):
+            m.d.comb += meta.r_en.eq(1)
+            m.d.sync += [row_index.eq(row_index + 1), beat.eq(0)]
+            with m.If(w_valid | w_busy):  # not written directly: into the register
+                m.d.sync += [w_valid.eq(1), w_dst.eq(rv.dst), w_addr.eq(dst_row), w_data.eq(row_data),
+                             w_last.eq(mr.last)]
             with m.If(~mr.pad):
                 m.d.comb += self.bytes_read.eq(mr.length)
             with m.If(mr.last):
                 m.d.sync += row_index.eq(0)
-                m.d.comb += [self.cmd.done.eq(1), rsp.r_en.eq(1)]
+                m.d.comb += rsp.r_en.eq(1)
         return m
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 from nux.isa import ConfigError, NpuConfig
 from nux.rtl.axi import AxiMaster, axi4_signature, axil_signature, connect_flat
 from nux.rtl.axil import MMIO_ADDR_BITS, AxiLiteSlave, RegisterFile
+from nux.rtl.banked import BankedMemory
 from nux.rtl.cmdq import TaskController
 from nux.rtl.compute import ComputeUnit
 from nux.rtl.dispatch import Dispatcher
@@ -48,14 +48,6 @@ def top_members(config: NpuConfig) -> dict:
                 for n, mem in axi4_signature(config.dram_addr_bits, config.axi_data_bits).members.items()}
     members["irq"] = Out(1)
     return members
-
-
-def _connect_read(m: Module, port, user) -> None:
-    m.d.comb += [port.addr.eq(user.addr), port.en.eq(user.en), user.data.eq(port.data)]
-
-
-def _connect_write(m: Module, port, user) -> None:
-    m.d.comb += [port.addr.eq(user.addr), port.en.eq(user.en), port.data.eq(user.data)]
 
 
 class NuxNpu(wiring.Component):
@@ -132,18 +124,14 @@ class NuxNpu(wiring.Component):
             m.d.comb += [disp.unit_error.eq(1), disp.unit_error_code.eq(store.error.code),
                          disp.unit_error_pc.eq(store.error.pc)]
 
-        # ---- on-chip memories
-        m.submodules.sp = sp = Memory(shape=cfg.dim * 8, depth=cfg.sp_rows, init=[])
-        m.submodules.acc = acc = Memory(shape=cfg.dim * 32, depth=cfg.acc_rows, init=[])
-        _connect_read(m, sp.read_port(), cu.sp_rd_a)
-        _connect_read(m, sp.read_port(), cu.sp_rd_b)
-        _connect_read(m, sp.read_port(), store.sp_rd)
-        _connect_write(m, sp.write_port(), cu.sp_wr)
-        _connect_write(m, sp.write_port(), load.sp_wr)
-        _connect_read(m, acc.read_port(), cu.acc_rd)
-        _connect_read(m, acc.read_port(), store.acc_rd)
-        _connect_write(m, acc.write_port(), cu.acc_wr)
-        _connect_write(m, acc.write_port(), load.acc_wr)
+        # ---- on-chip memories: one write port per bank, the compute unit first (docs/rtl.md, "SP/ACC write port")
+        m.submodules.sp = sp = BankedMemory(cfg.dim * 8, cfg.sp_rows, n_read=3)
+        m.submodules.acc = acc = BankedMemory(cfg.dim * 32, cfg.acc_rows, n_read=2)
+        for port, user in ((sp.rd0, cu.sp_rd_a), (sp.rd1, cu.sp_rd_b), (sp.rd2, store.sp_rd), (acc.rd0, cu.acc_rd),
+                           (acc.rd1, store.acc_rd), (sp.first, cu.sp_wr), (sp.second, load.sp_wr),
+                           (acc.first, cu.acc_wr), (acc.second, load.acc_wr)):
+            wiring.connect(m, port, user)
+        m.d.comb += [load.sp_busy.eq(sp.second_busy), load.acc_busy.eq(acc.second_busy)]
         m.d.comb += [cu.lut_wr.addr.eq(load.lut_wr.addr), cu.lut_wr.data.eq(load.lut_wr.data),
                      cu.lut_wr.en.eq(load.lut_wr.en)]
 
