@@ -36,14 +36,9 @@ def test_examples_match_the_python_driver_bit_for_bit(programs, run_c, gemm_case
     assert (tmp_path / "task0.bin").read_bytes() == expected
 
 
-def test_stress_many_threads_every_request_one_callback(programs, run_c, copy_enf_file):
-    result = run_c(programs()["checks"], "stress", copy_enf_file, 1000, 4, 8)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1000 tasks, 1000 with exactly one callback, 0 failed, 0 wrong outputs" in result.stdout
-
-
-@pytest.mark.slow
-def test_stress_ten_thousand_tasks(programs, run_c, copy_enf_file):
+def test_stress_ten_thousand_tasks_from_six_threads(programs, run_c, copy_enf_file):
+    """Issue 11's stress case, in CI (about a minute on sim): 10,000 tasks, max_batch 8, six submitting threads
+    mixing get_task and try_get_task; every request id gets exactly one finish or error, outputs checked."""
     result = run_c(programs()["checks"], "stress", copy_enf_file, 10000, 6, 8)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "10000 tasks, 10000 with exactly one callback, 0 failed, 0 wrong outputs" in result.stdout
