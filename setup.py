@@ -14,4 +14,5 @@ def _packages() -> list[str]:
 
 
 DATA = ["*.h", "*.cpp", "*.v", "*.sv", "*.vh", "*.json", "*.xdc", "*.tcl", "*.sh"]
-setup(packages=_packages(), package_dir=FOLDERS, package_data={"": DATA, "nux.clib": ["c/*.c", "c/*.h", "nux_bench.c"]})
+setup(packages=_packages(), package_dir=FOLDERS, package_data={"": DATA, "nux.clib": ["c/*.c", "c/*.h", "nux_bench.c"],
+                                                                        "nux.aws": ["hdl/*", "flow/*", "flow/*/*"]})
