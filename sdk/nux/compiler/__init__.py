@@ -27,7 +27,7 @@ from nux.compiler.partition import PlanEmitter, place, segments
 from nux.compiler.passes import simplify
 from nux.compiler.report import build_report, format_table
 from nux.enf import Enf
-from nux.isa import NpuConfig
+from nux.isa import ISA_VERSION, NpuConfig
 
 VERSION = "0.1"
 
@@ -44,18 +44,19 @@ def import_model(model: onnx.ModelProto | bytes | str | os.PathLike,
 
 def compile(model: onnx.ModelProto | bytes | str | os.PathLike, config: NpuConfig | None = None, *,  # noqa: A001
             input_shapes: Mapping[str, Sequence[int]] | None = None, fallback: bool = True,
-            progress: bool | None = False) -> Enf:
+            progress: bool | None = False, isa_minor: int = ISA_VERSION[1]) -> Enf:
     """Compile a quantized ONNX model into an ENF for `config` (default NpuConfig()).
 
     `input_shapes` fixes dynamic input dimensions; `fallback=False` turns every host fallback into a
-    CompileError listing them; `progress` shows a tqdm bar (None: only on a terminal with many nodes).
+    CompileError listing them; `progress` shows a tqdm bar (None: only on a terminal with many nodes);
+    `isa_minor` is the ISA 1.x the target device implements (default: the newest this SDK knows).
     The per-layer report is in `enf.meta["report"]` (`format_table` prints it).
     """
     config = config or NpuConfig()
     graph = simplify(import_model(model, input_shapes))
     arena = plan_arena(graph)
     const_base = -(-arena.activation_bytes // ALIGN) * ALIGN
-    em = PlanEmitter(config, const_base)
+    em = PlanEmitter(config, const_base, isa_minor)
     bar = _progress(progress, len(graph.nodes))
     try:
         layers = place(graph, em, lambda name: arena.act(graph, name), bar)

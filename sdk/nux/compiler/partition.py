@@ -24,8 +24,8 @@ class PlanEmitter(Emitter):
     """Constants and per-layer scratch bump-allocated from `base` (after the activations); `mark`/`rollback`
     undo a layer whose lowering raised Unsupported halfway."""
 
-    def __init__(self, config: NpuConfig, base: int):
-        super().__init__(config)
+    def __init__(self, config: NpuConfig, base: int, isa_minor: int):
+        super().__init__(config, isa_minor)
         self.base = base
         self.image = bytearray()  # constants (and zeros where scratch lies) from `base` on
 

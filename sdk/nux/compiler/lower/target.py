@@ -17,7 +17,7 @@ from math import prod
 import numpy as np
 
 from nux.errors import NuxError
-from nux.isa import Instr, NpuConfig
+from nux.isa import ISA_VERSION, Instr, NpuConfig
 
 ALIGN = 64
 
@@ -108,11 +108,14 @@ class LayerCost:
 class Emitter:
     """Where a lowering puts its instructions, constants and scratch buffers.
 
-    Subclasses decide placement (`const`, `scratch`); `emit` appends to `program`.
+    Subclasses decide placement (`const`, `scratch`); `emit` appends to `program`. `isa_minor` is the ISA minor
+    version of the device the program is for (1.0 devices lack the 1.1 instructions), so a lowering picks the
+    instructions it may use: `if em.isa_minor >= 1: ...`.
     """
 
-    def __init__(self, config: NpuConfig):
+    def __init__(self, config: NpuConfig, isa_minor: int = ISA_VERSION[1]):
         self.config = config
+        self.isa_minor = isa_minor
         self.program: list[Instr] = []
 
     def const(self, data: bytes, align: int = ALIGN) -> int:
@@ -134,8 +137,8 @@ class ArenaEmitter(Emitter):
     inputs themselves. Scratch is never reused, which is wasteful but always safe.
     """
 
-    def __init__(self, config: NpuConfig, base: int = 0):
-        super().__init__(config)
+    def __init__(self, config: NpuConfig, base: int = 0, isa_minor: int = ISA_VERSION[1]):
+        super().__init__(config, isa_minor)
         self.end = base
         self.blobs: list[tuple[int, bytes]] = []
 
