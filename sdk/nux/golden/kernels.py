@@ -308,6 +308,8 @@ def apply_lut(x: ArrayLike, lut: ArrayLike, out_signed: bool | None = None) -> n
 SOFTMAX_POST_SHIFT = 20
 #: Largest exponent K of the softmax table (entries round(2^K exp(-beta*scale*i)), entry 0 = 2^K).
 SOFTMAX_K_MAX = 24
+#: REDUCE post_shift P of L2 normalisation to an output scale other than TFLite's 1/128: v ~= d 2^P / ||d||.
+L2NORM_POST_SHIFT = 20
 #: REDUCE post_shift P of ReduceL2: v = MBQM(S, RSQRT(S, P)) ~= sqrt(S) * 2^P (2^P * 2^15.5 stays below 2^31 with
 #: room for the unnormalised RSQRT multiplier).
 REDUCE_L2_POST_SHIFT = 10
@@ -370,24 +372,32 @@ def softmax(x: ArrayLike, *, in_scale: float, out_scale: float, out_zp: int, bet
 
 def l2_normalize(x: ArrayLike, *, x_zp: int, axis: int = -1, out_scale: float = 1 / 128, out_zp: int | None = None,
                  out_signed: bool | None = None) -> np.ndarray:
-    """x / ||x|| along `axis` exactly as TFLite's integer L2_NORMALIZATION (its defaults: scale 1/128, zp 0 for
-    int8 and 128 for uint8), generalised to any output quantization by REQUANT's per-lane stage:
+    """x / ||x|| along `axis`: at out_scale 1/128 exactly TFLite's integer L2_NORMALIZATION (with its zero points
+    0 for int8 and 128 for uint8 as the defaults), at any other output quantization with more fraction bits:
 
-    d = x - x_zp, S = wrap32(sum d^2) (REDUCE SUMSQ post=RSQRT), then int8 input: v = MBQM(d, RSQRT(S, 7));
-    uint8 input: v = MBQM(128 d, RSQRT(S, 0)) (TFLite rounds the two differently); v ~= 128 d / sqrt(S);
-    out = clamp(out_zp + MBQM(v, quantize_multiplier(1 / (128 out_scale)))), the identity at the defaults.
+    d = x - x_zp, S = wrap32(sum d^2) (REDUCE SUMSQ post=RSQRT), then v = MBQM(d << pre, RSQRT(S, P)) ~= d 2^(pre+P)
+    / sqrt(S) (REQUANT row_scale), out = clamp(out_zp + MBQM(v, quantize_multiplier(1 / (2^(pre+P) out_scale))))
+    (REQUANT's per-lane stage). At 1/128: int8 input pre = 0, P = 7; uint8 input pre = 7, P = 0 (TFLite rounds the
+    two differently), and the per-lane stage is the identity. Otherwise pre = 0, P = L2NORM_POST_SHIFT.
     """
     arr = np.asarray(x)
     d = _ints(arr, "x") - int(x_zp)
     ax = _axes(axis, d.ndim)[0]
     signed = arr.dtype == np.int8 if out_signed is None else out_signed
-    pre = 0 if arr.dtype == np.int8 else 7
-    m, t = rsqrt_multiplier(wrap32((d * d).sum(axis=ax, keepdims=True)), 7 - pre)
+    pre, p = l2_normalize_shifts(arr.dtype == np.int8, out_scale)
+    m, t = rsqrt_multiplier(wrap32((d * d).sum(axis=ax, keepdims=True)), p)
     v = mbqm(wrap32(d << pre), m, t)
-    out_m, out_s = quantize_multiplier(1.0 / (128 * out_scale))
+    out_m, out_s = quantize_multiplier(1.0 / (2.0 ** (pre + p) * out_scale))
     zp = (0 if signed else 128) if out_zp is None else out_zp
     lo, hi = _out_range(signed)
     return to_bytes_dtype(requant(v, out_m, out_s, zp, lo, hi), signed)
+
+
+def l2_normalize_shifts(x_signed: bool, out_scale: float) -> tuple[int, int]:
+    """(pre, P) of `l2_normalize`: d enters REQUANT as d << pre and REDUCE's RSQRT gets post_shift P."""
+    if out_scale == 1 / 128:
+        return (0, 7) if x_signed else (7, 0)
+    return 0, L2NORM_POST_SHIFT
 
 
 def reduce_l2(x: ArrayLike, *, x_zp: int, in_scale: float, out_scale: float, out_zp: int, out_signed: bool = True,
