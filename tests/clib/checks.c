@@ -300,17 +300,10 @@ int main(int argc, char **argv) {
         free(bad), free(good);
         return rc;
     }
-    if (!strcmp(argv[1], "isa") && argc == 4) {
+    if ((!strcmp(argv[1], "hw") || !strcmp(argv[1], "isa")) && argc == 4) {
         size_t n;
         unsigned char *model = read_file(argv[3], &n);
-        int rc = isa(argv[2], model, n);
-        free(model);
-        return rc;
-    }
-    if (!strcmp(argv[1], "hw") && argc == 4) {
-        size_t n;
-        unsigned char *model = read_file(argv[3], &n);
-        int rc = hw(argv[2], model, n);
+        int rc = (!strcmp(argv[1], "hw") ? hw : isa)(argv[2], model, n);
         free(model);
         return rc;
     }
