@@ -17,6 +17,7 @@ from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 from nux.isa import MAX_TOKENS, ErrorCode, NpuConfig, Opcode, Queue
 from nux.rtl.dispatch_check import CHANNELS, CHECKED_LAYOUT, DISPATCHER, N_CHANNELS, InstrChecker, dispatch_code, flags
+from nux.rtl.dispatch_check import view as view  # re-exported: the DMA units decode with it
 from nux.rtl.fetch import FETCH_LAYOUT, INSTR_BITS
 
 ISSUE_LAYOUT = data.StructLayout({"instr": INSTR_BITS, "pc": 32})
@@ -39,8 +40,9 @@ class QueueExec(wiring.Component):
 
     The head instruction leaves when every channel it pops holds a runtime token (it takes them at once) and,
     unless it is a NOP, its unit accepts it. Each leaving instruction is recorded in a completion FIFO; entries
-    retire in order, a unit instruction on one of the unit's `done` pulses (counted, so pulses may arrive in
-    bursts), a NOP as soon as it reaches the head. Retiring pushes the instruction's tokens.
+    retire in order, a unit instruction on one of the unit's `done` pulses (registered, so one cycle later, and
+    counted, so pulses may arrive in bursts), a NOP as soon as it reaches the head. Retiring pushes the
+    instruction's tokens.
     """
 
     def __init__(self, queue: Queue, pc_bits: int = 32):
@@ -84,10 +86,12 @@ class QueueExec(wiring.Component):
             m.d.comb += self.tok_pop.eq(need)
 
         pending = Signal(range(INFLIGHT_DEPTH + 2))
+        done = Signal()  # the unit's pulse, registered: its completion logic does not run on into the token counts
+        m.d.sync += done.eq(unit.done)
         r_push_prev, r_push_next, r_nop = inflight.r_data[0], inflight.r_data[1], inflight.r_data[2]
-        retire = inflight.r_rdy & (r_nop | (pending != 0) | unit.done)
+        retire = inflight.r_rdy & (r_nop | (pending != 0) | done)
         m.d.comb += [inflight.r_en.eq(retire), self.retired.eq(retire)]
-        m.d.sync += pending.eq(pending + unit.done - (retire & ~r_nop))
+        m.d.sync += pending.eq(pending + done - (retire & ~r_nop))
         pushes = [Const(0, 1)] * N_CHANNELS  # whole-vector assignment: channels this queue lacks are tied to 0
         for bit, ch in ((r_push_prev, sp), (r_push_next, sn)):
             if ch is not None:
