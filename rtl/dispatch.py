@@ -162,7 +162,8 @@ class Dispatcher(wiring.Component):
         code = Signal(8)
         err_pc = Signal(32)
         dispatcher_retired = Signal()
-        m.d.comb += self.instret.eq(queues[Queue.LOAD].retired + queues[Queue.COMPUTE].retired
+        # registered: retiring hangs on the units' idle levels, and the 64-bit INSTRET adder follows
+        m.d.sync += self.instret.eq(queues[Queue.LOAD].retired + queues[Queue.COMPUTE].retired
                                     + queues[Queue.STORE].retired + dispatcher_retired)
 
         for qe in queues.values():
