@@ -27,10 +27,13 @@ def engine_signature() -> wiring.Signature:
     })
 
 
-def bad_task(task: data.View, dram_addr_bits: int):
-    """The BAD_TASK condition of docs/isa.md section 2, on mathematical (unbounded) integers."""
-    arena_end = task.arena_base + task.arena_size
-    prog_end = task.prog_base + (task.prog_len << 5)
+def task_ends(task: data.View) -> tuple:
+    """(arena end, program end): the sums BAD_TASK compares, on mathematical (unbounded) integers."""
+    return task.arena_base + task.arena_size, task.prog_base + (task.prog_len << 5)
+
+
+def bad_task(task: data.View, arena_end, prog_end, dram_addr_bits: int):
+    """The BAD_TASK condition of docs/isa.md section 2, given the task's `task_ends`."""
     return ((task.prog_base[:5] != 0) | (task.prog_len == 0) | (arena_end > (1 << dram_addr_bits))
             | (task.prog_base < task.arena_base) | (prog_end > arena_end))
 
@@ -65,22 +68,36 @@ class TaskController(wiring.Component):
         running = self.running
         regs = self.regs
 
-        m.d.comb += [fifo.w_data.eq(self.task.as_value()), fifo.w_en.eq(self.doorbell)]
-        with m.If(self.doorbell & ~fifo.w_rdy):
+        # The head task moves to `staged`, whose BAD_TASK sums are registered a cycle later: 64-bit adds and
+        # compares straight from the queue's storage into the start logic were one 4.45 ns path.
+        staged = data.View(TASK_LAYOUT, Signal(TASK_LAYOUT.size))
+        staged_valid = Signal()
+        summed = Signal()  # the sums below are those of `staged`
+        ends = [Signal(66, name="arena_end"), Signal(66, name="prog_end")]
+        waiting = Signal(range(cfg.cmdq_depth + 1))
+        m.d.comb += waiting.eq(fifo.level + staged_valid)
+        full = waiting == cfg.cmdq_depth
+        m.d.comb += [fifo.w_data.eq(self.task.as_value()), fifo.w_en.eq(self.doorbell & ~full)]
+        with m.If(self.doorbell & full):
             m.d.sync += overflow.eq(1)
+        with m.If(~staged_valid & fifo.r_rdy):
+            m.d.comb += fifo.r_en.eq(1)
+            m.d.sync += [staged.eq(head), staged_valid.eq(1)]
+        m.d.sync += [e.eq(v) for e, v in zip(ends, task_ends(staged), strict=True)] + [summed.eq(staged_valid)]
 
         m.d.sync += self.engine.start.eq(0)  # a registered pulse: `run` is valid when the engine sees it
-        with m.If(~running & ~error & fifo.r_rdy & self.engine.ready):
-            m.d.comb += fifo.r_en.eq(1)
-            with m.If(bad_task(head, cfg.dram_addr_bits)):
+        with m.If(~running & ~error & staged_valid & summed & self.engine.ready):
+            m.d.sync += staged_valid.eq(0)
+            with m.If(bad_task(staged, *ends, cfg.dram_addr_bits)):
                 m.d.sync += [error.eq(1), error_code.eq(ErrorCode.BAD_TASK), fault_pc.eq(0),
-                             fault_tag.eq(head.tag)]
+                             fault_tag.eq(staged.tag)]
                 m.d.comb += regs.irq_set.eq(Irq.ERROR)
             with m.Else():
-                m.d.sync += [self.engine.start.eq(1), running.eq(1), cur_tag.eq(head.tag),
-                             self.engine.run.prog_base.eq(head.prog_base), self.engine.run.prog_len.eq(head.prog_len),
-                             self.engine.run.arena_base.eq(head.arena_base),
-                             self.engine.run.arena_size.eq(head.arena_size)]
+                m.d.sync += [self.engine.start.eq(1), running.eq(1), cur_tag.eq(staged.tag),
+                             self.engine.run.prog_base.eq(staged.prog_base),
+                             self.engine.run.prog_len.eq(staged.prog_len),
+                             self.engine.run.arena_base.eq(staged.arena_base),
+                             self.engine.run.arena_size.eq(staged.arena_size)]
         with m.If(running & self.engine.finished):
             m.d.sync += [running.eq(0), completed.eq(completed + 1), last_tag.eq(cur_tag)]
             m.d.comb += regs.irq_set.eq(Irq.DONE)
@@ -90,12 +107,12 @@ class TaskController(wiring.Component):
             m.d.comb += regs.irq_set.eq(Irq.ERROR)
 
         queued = Signal(9)
-        m.d.comb += queued.eq(fifo.level + running)
+        m.d.comb += queued.eq(waiting + running)
         busy = queued != 0
         m.d.comb += [
             regs.status.eq(busy * Status.BUSY | error * Status.ERROR | overflow * Status.CMDQ_OVERFLOW
                            | (error_code << STATUS_ERROR_SHIFT)
                            | (queued[:8] << STATUS_QUEUED_SHIFT)),
-            regs.cmdq_free.eq(cfg.cmdq_depth - fifo.level),
+            regs.cmdq_free.eq(cfg.cmdq_depth - waiting),
         ]
         return m

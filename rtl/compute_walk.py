@@ -38,7 +38,11 @@ class StridedWalk(wiring.Component):
         xstride = Signal(FIELD_BITS)
         ystride = Signal(FIELD_BITS)
         x_size = Signal(FIELD_BITS)
-        m.d.comb += [self.x_last.eq(x_left == 0), self.last.eq((x_left == 0) & (y_left == 0))]
+        # `x_last` and `last` are registers, set with the counters they describe: the engines' issue handshakes
+        # (and from there the dispatcher's token counts) hang on them, so they must not start with a 16-bit compare
+        x_one = Signal()  # x_size == 1: every x run is a single row
+        y_last = Signal()  # y_left == 0
+        m.d.comb += self.last.eq(self.x_last & y_last)
         with m.If(self.load):
             m.d.sync += [
                 self.addr.eq(self.base),
@@ -48,16 +52,21 @@ class StridedWalk(wiring.Component):
                 xstride.eq(self.xstride),
                 ystride.eq(self.ystride),
                 x_size.eq(self.x_size),
+                x_one.eq(self.x_size == 1),
+                self.x_last.eq(self.x_size == 1),
+                y_last.eq(self.y_size == 1),
             ]
         with m.Elif(self.step):
-            with m.If(x_left == 0):
+            with m.If(self.x_last):
                 next_row = y_row + ystride
                 m.d.sync += [
                     self.addr.eq(next_row),
                     y_row.eq(next_row),
                     x_left.eq(x_size - 1),
                     y_left.eq(y_left - 1),
+                    self.x_last.eq(x_one),
+                    y_last.eq(y_left == 1),
                 ]
             with m.Else():
-                m.d.sync += [self.addr.eq(self.addr + xstride), x_left.eq(x_left - 1)]
+                m.d.sync += [self.addr.eq(self.addr + xstride), x_left.eq(x_left - 1), self.x_last.eq(x_left == 1)]
         return m

@@ -67,14 +67,19 @@ class FetchUnit(wiring.Component):
                      credits.eq(FIFO_DEPTH - fifo.level - in_flight)]
         n1 = Signal.like(n)
         m.d.comb += n1.eq(Mux(remaining < MAX_BURST_INSTRS, remaining, MAX_BURST_INSTRS))
-        m.d.comb += n.eq(Mux(to_page < n1, to_page, n1))
+        # The next burst's size is a register, computed from the cycle before (sizing on the 32-bit remainder and
+        # then advancing the counters by it was one 4.7 ns path). It is never stale when used: after a request
+        # ar_pending holds for at least a cycle, and `settled` holds off the cycle after a start.
+        m.d.sync += n.eq(Mux(to_page < n1, to_page, n1))
         ar_pending = Signal()
         requested = Signal.like(n)
+        settled = Signal()
+        m.d.sync += settled.eq(~self.start)
         pushed = Signal()
         with m.If(ar_pending):
             with m.If(rd.arready):
                 m.d.sync += ar_pending.eq(0)
-        with m.Elif(active & ~self.flush & ~self.start & (n != 0) & (credits >= n)):
+        with m.Elif(active & settled & ~self.flush & ~self.start & (n != 0) & (credits >= n)):
             m.d.sync += [ar_pending.eq(1), rd.araddr.eq(addr), rd.arlen.eq(n * beats_per_instr - 1),
                          next_pc.eq(next_pc + n), addr.eq(addr + n * INSTR_BYTES)]
             m.d.comb += requested.eq(n)

@@ -1,4 +1,4 @@
-"""Dispatch-time checks of the RTL (`InstrChecker`, amaranth.sim) against the golden model's checks.
+"""Dispatch-time checks of the RTL (`InstrChecker` + `dispatch_code`, amaranth.sim) against the golden model's checks.
 
 Random instructions are drawn around the interesting values (0, 1, limits, 32-bit extremes, undefined enum
 values, reserved bits, every dependency flag) with random program-order token counts, weight-tile state and
@@ -11,15 +11,28 @@ from __future__ import annotations
 import random
 
 import pytest
+from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 from nux.golden.checks import CHANNELS, DEP_FLAGS, Tokens, check_arena, check_fields, check_rows, queue_of
 from nux.golden.errors import NpuFault
-from nux.isa import DecodeError, ErrorCode, Instr, NpuConfig, Opcode, decode, fields_of, opcodes, reserved_masks
-from nux.rtl.dispatch import DISPATCHER, InstrChecker
+from nux.isa import (
+    MAX_TOKENS,
+    DecodeError,
+    ErrorCode,
+    Instr,
+    NpuConfig,
+    Opcode,
+    decode,
+    fields_of,
+    opcodes,
+    reserved_masks,
+)
+from nux.rtl.dispatch_check import DISPATCHER, InstrChecker, dispatch_code
 from nux.rtl.isa_layout import RTL_ISA_MINOR
 
 CONFIG = NpuConfig(dim=4, sp_rows=256, acc_rows=128)
 N_CASES = 4000
+ARENA_SIZES = [0, 64, 4096, 1 << 20, (1 << 32) - 1]
 
 
 def golden_code(raw: bytes, tokens: list[int], tile: bool, arena_size: int) -> tuple[int, Instr | None]:
@@ -72,6 +85,47 @@ def random_instruction(rng: random.Random) -> bytes:
     return b"".join(w.to_bytes(4, "little") for w in words)
 
 
+BASE_FIELDS = ("dst_row", "src_row", "a_base", "b_base", "w_row", "acc_base", "sp_base", "out_base", "param_row",
+               "dram_offset")
+
+
+def at_boundary(raw: bytes, rng: random.Random, arena_size: int) -> bytes:
+    """`raw` with one base field (a row base, or dram_offset) moved to where its bound flips: the last row (byte)
+    exactly at the limit, or one past it. Found by bisection on the golden checks, which are monotonic in a base."""
+    try:
+        ins = decode(raw, isa_minor=RTL_ISA_MINOR)
+        check_fields(ins, CONFIG, 0, RTL_ISA_MINOR)
+    except (DecodeError, NpuFault):
+        return raw
+    fields = [f for f in fields_of(ins.opcode) if f.name in BASE_FIELDS]
+    if not fields:
+        return raw
+    f = rng.choice(fields)
+    check = check_arena if f.name == "dram_offset" else check_rows
+    words = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, 32, 4)]
+
+    def with_value(value: int) -> bytes:
+        w = list(words)
+        w[f.word] = w[f.word] & ~(f.mask << f.lsb) | value << f.lsb
+        return b"".join(x.to_bytes(4, "little") for x in w)
+
+    def fails(value: int) -> bool:
+        try:
+            args = (arena_size, 0) if check is check_arena else (0,)
+            check(decode(with_value(value)), CONFIG, *args)
+        except NpuFault:
+            return True
+        return False
+
+    lo, hi = 0, f.mask  # find the first failing value
+    if not fails(hi) or fails(lo):
+        return raw
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fails(mid) else (mid, hi)
+    return with_value(hi - rng.randint(0, 1))
+
+
 def expected_routing(ins: Instr) -> tuple[int, int, int]:
     """(queue, pop bits, push bits) the dispatcher records for a passing instruction."""
     queue = queue_of(ins)
@@ -87,36 +141,77 @@ def expected_routing(ins: Instr) -> tuple[int, int, int]:
     return int(queue), pops, pushes
 
 
+class _Checked(Elaboratable):
+    """The checker's pipeline followed by the dispatcher's final verdict (`dispatch_code`) on its output; the
+    program-order token counts enter as the dispatcher keeps them, as is-zero / is-MAX_TOKENS bits."""
+
+    def __init__(self):
+        self.checker = InstrChecker(CONFIG)
+        self.empty = Signal(4)
+        self.full = Signal(4)
+        self.tile = Signal()
+        self.code = Signal(8)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.checker = self.checker
+        m.d.comb += self.code.eq(dispatch_code(m, self.checker.out.payload, self.empty, self.full, self.tile))
+        return m
+
+
 @pytest.mark.rtl
 def test_checker_matches_golden():
+    """Instructions stream through the pipeline (with random input gaps and output stalls), one arena size per
+    batch since the dispatcher holds it constant during a task."""
     rng = random.Random(2024)
-    dut = InstrChecker(CONFIG)
+    dut = _Checked()
+    chk = dut.checker
     failures: list[str] = []
     codes_seen: set[int] = set()
 
+    def verify(ctx, raw: bytes, tokens: list[int], tile: bool, arena_size: int) -> None:
+        want, ins = golden_code(raw, tokens, tile, arena_size)
+        ctx.set(dut.empty, sum(1 << c for c, n in enumerate(tokens) if n == 0))
+        ctx.set(dut.full, sum(1 << c for c, n in enumerate(tokens) if n >= MAX_TOKENS))
+        ctx.set(dut.tile, tile)
+        got = ctx.get(dut.code)
+        codes_seen.add(want)
+        out = chk.out.payload
+        if ctx.get(out.instr) != int.from_bytes(raw, "little"):
+            failures.append(f"{raw.hex()}: came out as another instruction")
+        elif got != want:
+            failures.append(f"{raw.hex()} tokens={tokens} tile={tile} arena={arena_size}: "
+                            f"golden {ErrorCode(want).name}, rtl {got}")
+        elif want == 0:
+            routing = (ctx.get(out.queue), ctx.get(out.pops), ctx.get(out.pushes))
+            if routing != expected_routing(ins):
+                failures.append(f"{ins}: routing {routing} != {expected_routing(ins)}")
+
     async def bench(ctx):
-        for _ in range(N_CASES):
-            raw = random_instruction(rng)
-            tokens = [rng.choice([0, 1, 2, 254, 255]) for _ in range(4)]
-            tile = rng.random() < 0.7
-            arena_size = rng.choice([0, 64, 4096, 1 << 20, (1 << 32) - 1])
-            want, ins = golden_code(raw, tokens, tile, arena_size)
-            ctx.set(dut.instr, int.from_bytes(raw, "little"))
-            for c, n in enumerate(tokens):
-                ctx.set(dut.tokens[c], n)
-            ctx.set(dut.weights_loaded, tile)
-            ctx.set(dut.arena_size, arena_size)
-            got = ctx.get(dut.code)
-            codes_seen.add(want)
-            if got != want:
-                failures.append(f"{raw.hex()} tokens={tokens} tile={tile} arena={arena_size}: "
-                                f"golden {ErrorCode(want).name}, rtl {got}")
-            elif want == 0:
-                routing = (ctx.get(dut.queue), ctx.get(dut.pops), ctx.get(dut.pushes))
-                if routing != expected_routing(ins):
-                    failures.append(f"{ins}: routing {routing} != {expected_routing(ins)}")
+        for arena_size in ARENA_SIZES:
+            ctx.set(chk.arena_size, arena_size)
+            todo = []
+            for _ in range(N_CASES // len(ARENA_SIZES)):
+                raw = random_instruction(rng)
+                if rng.random() < 0.4:
+                    raw = at_boundary(raw, rng, arena_size)
+                todo.append((raw, [rng.choice([0, 1, 2, 254, 255]) for _ in range(4)], rng.random() < 0.7))
+            queued = list(todo)
+            while todo:
+                offer = bool(queued) and rng.random() < 0.9
+                ctx.set(chk.fetched.valid, offer)
+                if offer:
+                    ctx.set(chk.fetched.payload.instr, int.from_bytes(queued[0][0], "little"))
+                take = rng.random() < 0.8
+                ctx.set(chk.out.ready, take)
+                if take and ctx.get(chk.out.valid):
+                    verify(ctx, *todo.pop(0), arena_size)
+                if offer and ctx.get(chk.fetched.ready):
+                    queued.pop(0)
+                await ctx.tick()
 
     sim = Simulator(dut)
+    sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
     assert not failures, f"{len(failures)} mismatches, first: " + "\n".join(failures[:5])
