@@ -21,6 +21,9 @@ T_NET = 0.35  # one routed net (average; dedicated carry/MUXF/cascade links are 
 T_LUT = 0.10  # LUT6 logic delay
 T_MUXF = 0.10
 T_CARRY8 = 0.10
+#: Carry blocks: Yosys 0.70 maps `-family xcup` adders to CARRY4 (not CARRY8), so both are one carry stage each,
+#: chained through CI without routing.
+CARRY_CELLS = ("CARRY8", "CARRY4")
 T_FF_CKO, T_FF_SETUP = 0.10, 0.05
 T_SRL_CKO = 1.00
 T_BRAM_CKO, T_BRAM_CKO_REG, T_BRAM_SETUP = 1.00, 0.40, 0.45
@@ -116,7 +119,7 @@ class _Analysis:
             return (0.0 if bit in self.net.inputs else float("-inf")), 0, bit
         cname, opin = self.net.driver[bit]
         t, lv, origin = self._out(cname, opin)
-        route = 0.0 if pin in FREE_PINS or self.net.cells[cname]["type"] == "CARRY8" and pin == "CI" else T_NET
+        route = 0.0 if pin in FREE_PINS or self.net.cells[cname]["type"] in CARRY_CELLS and pin == "CI" else T_NET
         return t + route, lv, origin if origin is not None else bit
 
     def _comb_inputs(self, cell: dict, opin: str) -> tuple[list[tuple[int, str]], float, int] | None:
@@ -129,7 +132,7 @@ class _Analysis:
             return ins, T_LUT, 1
         if ctype.startswith("MUXF"):
             return ins, T_MUXF, 0
-        if ctype == "CARRY8":
+        if ctype in CARRY_CELLS:
             return ins, T_CARRY8, 0
         if ctype in ("INV", "BUFG", "BUF"):
             return ins, 0.0, 0
