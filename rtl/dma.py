@@ -121,6 +121,12 @@ def _min(*values):
     return best
 
 
+def _shift_up(value, skew, unit: int, width: int):
+    """`value` moved up by `skew` units of `unit` bits, in `width` bits: a `skew`-way multiplexer per bit."""
+    placed = [Cat(Const(0, unit * s), value, Const(0, width - unit * s - len(value))) for s in range(1 << len(skew))]
+    return Array(placed)[skew]
+
+
 def _max_beats(config: NpuConfig) -> int:
     B = config.axi_data_bits // 8
     return (B - 1 + 4 * config.dim + B - 1) // B
@@ -457,7 +463,7 @@ class StoreUnit(wiring.Component):
         r = self._row_regs(m, p, consume, x_size, stride_ok, run_beats)
         aw_addr, aw_len = Signal(ADDR_BITS), Signal(8)
         aw_pending = Signal()  # a coalesced run's next burst starts with the next row: its AW is in the registers
-        buf, strb = Signal(NB * W), Signal(NB * B)
+        buf = Signal(dim * 32)  # the row as read (SP rows zero-extended)
         beat = Signal(range(max(NB, 2)))  # beat index within the row
         burst_left = Signal(range(MAX_BURST_BEATS + 1))  # beats of the current burst still to send
         coalesce = Signal()  # the current row belongs to a coalesced run
@@ -495,9 +501,7 @@ class StoreUnit(wiring.Component):
                     read_next_row()
             with m.State("SHIFT"):  # row data arrives: place it in beat position
                 row_bytes = Mux(is_acc, self.acc_rd.data, Cat(self.sp_rd.data, Const(0, dim * 24)))
-                m.d.sync += [buf.eq(Array([row_bytes << (8 * s) for s in range(B)])[r.skew]),
-                             strb.eq(Array([lane_mask << s for s in range(B)])[r.skew]),
-                             beat.eq(0), src_row.eq(src_row + 1), nxt.eq(r.first + B)]
+                m.d.sync += [buf.eq(row_bytes), beat.eq(0), src_row.eq(src_row + 1), nxt.eq(r.first + B)]
                 with m.If(coalesce & ~aw_pending):  # inside a coalesced burst (its AW is out): more W beats
                     m.d.comb += self.bytes_written.eq(length)
                     m.next = "W"
@@ -526,7 +530,10 @@ class StoreUnit(wiring.Component):
                 with m.If(wr.awready):
                     m.next = "W"
             with m.State("W"):
-                m.d.comb += [wr.wvalid.eq(1), wr.wdata.eq(buf.word_select(beat, W)),
+                # the row moves into beat position here, after the register: the SP/ACC read (UltraRAM / block
+                # RAM clock-to-out) then only feeds `buf`
+                placed, strb = _shift_up(buf, r.skew, 8, NB * W), _shift_up(lane_mask, r.skew, 1, NB * B)
+                m.d.comb += [wr.wvalid.eq(1), wr.wdata.eq(placed.word_select(beat, W)),
                              wr.wstrb.eq(strb.word_select(beat, B)), wr.wlast.eq(burst_left == 1)]
                 with m.If(wr.wready):
                     m.d.sync += [beat.eq(beat + 1), burst_left.eq(burst_left - 1), nxt.eq(nxt + B)]
