@@ -62,8 +62,8 @@ class RowWalker(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         active = Signal()
-        xx, yy, z = Signal(17), Signal(17), Signal(16)
-        x_addr, y_addr, z_addr = Signal(ADDR_BITS), Signal(ADDR_BITS), Signal(ADDR_BITS)
+        xx, yy, z = Signal(17, name="xx"), Signal(17, name="yy"), Signal(16, name="z")
+        x_addr, y_addr, z_addr = (Signal(ADDR_BITS, name=f"{a}_addr") for a in "xyz")
         strides = [Signal(32, name=f"{a}_stride_r") for a in "xyz"]
         # per axis: index of the last row, first data index, end of the data (exclusive); latched on start
         x_last, y_last, x_lo, x_hi, y_lo, y_hi = (Signal(18, name=n) for n in
@@ -114,10 +114,13 @@ def _times(a, b):
 
 
 def _min(*values):
-    """The smallest of `values` (a compare-and-select chain)."""
-    best = values[0]
-    for v in values[1:]:
-        best = Mux(v < best, v, best)
+    """The smallest of `values`: every pairwise compare side by side, then one select (not a chain)."""
+    if len(values) == 1:
+        return values[0]
+    best = values[-1]
+    for k in range(len(values) - 2, -1, -1):
+        wins = [values[k] <= v for v in values[k + 1:]] + [values[k] < v for v in values[:k]]
+        best = Mux(Cat(*wins).all(), values[k], best)
     return best
 
 
@@ -224,11 +227,10 @@ class LoadUnit(wiring.Component):
         m.d.comb += [rw.dst.eq(iv.dst), rw.dst_row.eq(iv.dst_row), rw.pad_value.eq(iv.pad_value),
                      rw.elems.eq(elems), rw.pc.eq(self.cmd.issue.payload.pc), rsp.w_en.eq(accept)]
         # per-instruction constants of the rows the walker hands out (R0)
-        i_length, i_x_size, i_pc = Signal(8), Signal(16), Signal(32)
-        i_stride_ok = Signal()  # x runs are contiguous whole beats
+        i = _Stage("i", length=8, x_size=16, pc=32, stride_ok=1)  # stride_ok: x runs are contiguous whole beats
         with m.If(accept):
-            m.d.sync += [busy.eq(1), i_length.eq(length), i_x_size.eq(iv.x_size), i_pc.eq(self.cmd.issue.payload.pc),
-                         i_stride_ok.eq((iv.x_stride == length) & ((length & (B - 1)) == 0))]
+            m.d.sync += [busy.eq(1), i.length.eq(length), i.x_size.eq(iv.x_size), i.pc.eq(self.cmd.issue.payload.pc),
+                         i.stride_ok.eq((iv.x_stride == length) & ((length & (B - 1)) == 0))]
             _start_walker(m, walker, iv, pads=True)
 
         # R0 -> R1: the walker goes on only with room reserved in the metadata FIFO and the job queue
@@ -239,61 +241,66 @@ class LoadUnit(wiring.Component):
         m.d.comb += [take.eq(walker.rows.valid & (meta_free != 0) & (job_free != 0)), walker.rows.ready.eq(take)]
         with m.If(take & row.last):
             m.d.sync += busy.eq(0)
-        v1, r1_pad, r1_last, r1_first, r1_stride_ok = Signal(), Signal(), Signal(), Signal(), Signal()
-        r1_offset, r1_length, r1_x_size, r1_pc = Signal(ADDR_BITS), Signal(8), Signal(16), Signal(32)
-        r1_run_beats = Signal(24)  # beats of a whole x run of this instruction (if its rows are whole beats)
-        m.d.sync += v1.eq(take)
+        # run_beats: beats of a whole x run of this instruction (if its rows are whole beats)
+        r1 = _Stage("r1", valid=1, offset=ADDR_BITS, pad=1, last=1, x_first=1, length=8, x_size=16, pc=32,
+                    stride_ok=1, run_beats=24)
+        m.d.sync += r1.valid.eq(take)
         with m.If(take):
-            m.d.sync += [r1_offset.eq(row.offset), r1_pad.eq(row.pad), r1_last.eq(row.last),
-                         r1_first.eq(walker.x_first), r1_length.eq(i_length), r1_x_size.eq(i_x_size),
-                         r1_stride_ok.eq(i_stride_ok), r1_pc.eq(i_pc),
-                         r1_run_beats.eq(_times(i_x_size, i_length[lb:]))]
+            m.d.sync += [r1.offset.eq(row.offset), r1.pad.eq(row.pad), r1.last.eq(row.last),
+                         r1.x_first.eq(walker.x_first), r1.length.eq(i.length), r1.x_size.eq(i.x_size),
+                         r1.stride_ok.eq(i.stride_ok), r1.pc.eq(i.pc), r1.run_beats.eq(_times(i.x_size, i.length[lb:]))]
 
-        # R1 -> R2: DRAM address, beat geometry, arena checks
+        # R1 -> R2: DRAM address, beat geometry, arena checks (offsets past 32 bits are outside any arena)
         addr = Signal(ADDR_BITS)
-        m.d.comb += addr.eq(self.arena_base + r1_offset)
-        in_arena = (r1_offset + r1_length) <= self.arena_size
-        run_in_arena = (r1_offset + (r1_run_beats << lb)) <= self.arena_size
-        v2, r2_fetch, r2_oob, r2_run, r2_last = Signal(), Signal(), Signal(), Signal(), Signal()
-        r2_first, r2_x_size, r2_pc = Signal(ADDR_BITS), Signal(16), Signal(32)
-        r2_skew, r2_length = Signal(self.meta_layout["skew"].shape), Signal(8)
-        r2_beats = Signal(range(self.NB + 1))
-        r2_to_page = Signal(range(PAGE_BYTES // B + 1))  # beats from the row's first beat to the 4 KiB page end
-        r2_run_beats = Signal(24)
-        m.d.sync += v2.eq(v1)
-        with m.If(v1):
-            m.d.sync += [r2_first.eq(addr & ~Const(B - 1, ADDR_BITS)), r2_skew.eq(addr[:lb] if lb else 0),
-                         r2_beats.eq(((addr[:lb] if lb else 0) + r1_length + B - 1) >> lb),
-                         r2_to_page.eq((PAGE_BYTES >> lb) - addr[lb:12]),
-                         r2_fetch.eq(~r1_pad & in_arena), r2_oob.eq(~r1_pad & ~in_arena),
-                         r2_run.eq(r1_first & r1_stride_ok & ((addr[:lb] if lb else 0) == 0) & run_in_arena),
-                         r2_length.eq(r1_length), r2_last.eq(r1_last), r2_x_size.eq(r1_x_size), r2_pc.eq(r1_pc),
-                         r2_run_beats.eq(r1_run_beats)]
+        m.d.comb += addr.eq(self.arena_base + r1.offset)
+        low, high = r1.offset[:32], r1.offset[32:] == 0
+        in_arena = high & ((low + r1.length) <= self.arena_size)
+        run_in_arena = high & ((low + (r1.run_beats << lb)) <= self.arena_size)
+        skew = addr[:lb] if lb else Const(0, 1)
+        cap = Const(self.cap, 24)
+        r2 = _Stage("r2", valid=1, fetch=1, oob=1, run=1, last=1, first=ADDR_BITS, x_size=16, pc=32,
+                    skew=self.meta_layout["skew"].shape, length=8, beats=range(self.NB + 1),
+                    to_page=range(PAGE_BYTES // B + 1),  # beats from the row's first beat to the 4 KiB page end
+                    run_beats=24, run_capped=range(self.cap + 1))
+        m.d.sync += r2.valid.eq(r1.valid)
+        with m.If(r1.valid):
+            m.d.sync += [r2.first.eq(addr & ~Const(B - 1, ADDR_BITS)), r2.skew.eq(skew),
+                         r2.beats.eq((skew + r1.length + B - 1) >> lb), r2.to_page.eq((PAGE_BYTES >> lb) - addr[lb:12]),
+                         r2.fetch.eq(~r1.pad & in_arena), r2.oob.eq(~r1.pad & ~in_arena),
+                         r2.run.eq(r1.x_first & r1.stride_ok & (skew == 0) & run_in_arena),
+                         r2.length.eq(r1.length), r2.last.eq(r1.last), r2.x_size.eq(r1.x_size), r2.pc.eq(r1.pc),
+                         r2.run_beats.eq(r1.run_beats), r2.run_capped.eq(_min(r1.run_beats, cap))]
 
         # R2: metadata for the response side, an AR job per row or per coalesced x run
         mw = data.View(self.meta_layout, meta.w_data)
-        m.d.comb += [meta.w_en.eq(v2), mw.pad.eq(~r2_fetch), mw.skew.eq(r2_skew), mw.beats_m1.eq(r2_beats - 1),
-                     mw.length.eq(r2_length), mw.last.eq(r2_last)]
-        with m.If(v2 & r2_oob):
-            self._report(m, ErrorCode.INTERNAL, r2_pc)
+        m.d.comb += [meta.w_en.eq(r2.valid), mw.pad.eq(~r2.fetch), mw.skew.eq(r2.skew), mw.beats_m1.eq(r2.beats - 1),
+                     mw.length.eq(r2.length), mw.last.eq(r2.last)]
+        with m.If(r2.valid & r2.oob):
+            self._report(m, ErrorCode.INTERNAL, r2.pc)
         in_run = Signal()  # the row's beats were requested with its x run's first row
         run_left = Signal(16)
         push = Signal()
         jw = data.View(self.job_layout, jobs.w_data)
-        job_beats = Mux(r2_run, r2_run_beats, r2_beats)
-        nb = _min(job_beats, Const(self.cap, 24), r2_to_page)
-        m.d.comb += [jw.first.eq(r2_first), jw.beats.eq(job_beats), jw.nb.eq(nb), jw.more.eq(job_beats > nb),
-                     push.eq(v2 & r2_fetch & ~in_run), jobs.w_en.eq(push)]
-        with m.If(v2 & in_run):
+        row_beats = _min(r2.beats, cap) if self.NB > self.cap else r2.beats
+        # first burst: min(job beats, cap, beats to the page), with the compares side by side
+        m.d.comb += [jw.first.eq(r2.first), jw.beats.eq(Mux(r2.run, r2.run_beats, r2.beats)),
+                     jw.nb.eq(Mux(r2.run, _min(r2.run_capped, r2.to_page), _min(row_beats, r2.to_page))),
+                     jw.more.eq(Mux(r2.run, (r2.run_beats > cap) | (r2.run_beats > r2.to_page),
+                                    (r2.beats > cap) | (r2.beats > r2.to_page))),
+                     push.eq(r2.valid & r2.fetch & ~in_run), jobs.w_en.eq(push)]
+        with m.If(r2.valid & in_run):
             m.d.sync += run_left.eq(run_left - 1)
             with m.If(run_left == 1):
                 m.d.sync += in_run.eq(0)
-        with m.Elif(push & r2_run & (r2_x_size > 1)):
-            m.d.sync += [in_run.eq(1), run_left.eq(r2_x_size - 1)]
+        with m.Elif(push & r2.run & (r2.x_size > 1)):
+            m.d.sync += [in_run.eq(1), run_left.eq(r2.x_size - 1)]
         m.d.sync += [meta_free.eq(meta_free - take + meta.r_en),
-                     job_free.eq(job_free - take + (v2 & ~push) + jobs.r_en)]
-        self.owed = owed = Signal(signed(16))  # beats of rows pushed to the metadata FIFO not yet requested
-        m.d.sync += owed.eq(owed + Mux(v2 & r2_fetch, r2_beats, 0) - issued)
+                     job_free.eq(job_free - take + (r2.valid & ~push) + jobs.r_en)]
+        # beats of rows pushed to the metadata FIFO not yet requested; a burst counts a cycle after it went out
+        # (a registered `issued`: the gate below is not in a loop with its own adder)
+        self.owed = owed = Signal(signed(16))
+        issued_r = Signal.like(issued)
+        m.d.sync += [issued_r.eq(issued), owed.eq(owed + Mux(r2.valid & r2.fetch, r2.beats, 0) - issued_r)]
         return busy
 
     def _bursts(self, m, jobs, issued):
@@ -301,8 +308,9 @@ class LoadUnit(wiring.Component):
 
         The first burst of a job was sized in R2; a job that needs more (a coalesced run, a row across a page)
         sizes each further burst a cycle before issuing it. A burst goes out only while some row in the metadata
-        FIFO still needs beats (`owed` > 0), so the unit requests at most one burst ahead of its rows: a short
-        lead keeps instruction fetch, which shares the in-order read port, from waiting long.
+        FIFO still needs beats (`owed` > 0, which counts a burst a cycle late), so the unit requests at most two
+        bursts ahead of its rows: a short lead keeps instruction fetch, which shares the in-order read port, from
+        waiting long.
         """
         rd, lb, cap = self.rd, self.lb, self.cap
         hd = data.View(self.job_layout, jobs.r_data)
@@ -310,8 +318,8 @@ class LoadUnit(wiring.Component):
         m.d.comb += rd.arvalid.eq(ar_valid)
         ar_free = ~ar_valid | rd.arready
         go = ar_free & (self.owed > 0)
-        cont, sized, final = Signal(), Signal(), Signal()
-        cur, rem, nb = Signal(ADDR_BITS), Signal(24), Signal(range(cap + 1))
+        g = _Stage("gen", cont=1, sized=1, final=1, cur=ADDR_BITS, rem=24, nb=range(cap + 1))
+        cont, sized, final, cur, rem, nb = g.cont, g.sized, g.final, g.cur, g.rem, g.nb
         issue_new = ~cont & jobs.r_rdy & go
         issue_cont = cont & sized & go
         m.d.comb += issued.eq(Mux(issue_new, hd.nb, Mux(issue_cont, nb, 0)))
@@ -360,7 +368,8 @@ class LoadUnit(wiring.Component):
         s1_data = Signal(NB * W)
         s1_skew = Signal.like(mr.skew)
         s1_pad = Signal(dim)  # lanes that get pad_value
-        s1_value, s1_dst, s1_addr, s1_last = Signal(8), Signal(2), Signal(16), Signal()
+        s1_value, s1_dst, s1_addr, s1_last = (Signal(w, name=f"s1_{n}") for n, w in
+                                              (("value", 8), ("dst", 2), ("addr", 16), ("last", 1)))
         row_index = Signal(16)  # rows of the response-side instruction finished so far
         bytes_read = Signal(16)
         m.d.sync += [s1.eq(row_done), bytes_read.eq(Mux(row_done & ~mr.pad, mr.length, 0))]
@@ -446,9 +455,9 @@ class StoreUnit(wiring.Component):
         m.submodules.walker = walker = RowWalker()
         wr = self.wr
         # per instruction, latched when accepted
-        pc, src_row, x_size = Signal(32), Signal(16), Signal(16)
-        length, lane_mask = Signal(8), Signal(dim * 4)
-        is_acc, stride_ok = Signal(), Signal()
+        pc, src_row, x_size = Signal(32, name="pc"), Signal(16, name="src_row"), Signal(16, name="x_size")
+        length, lane_mask = Signal(8, name="length"), Signal(dim * 4, name="lane_mask")
+        is_acc, stride_ok = Signal(name="is_acc"), Signal(name="stride_ok")
         run_beats = Signal(24)  # beats of a whole x run (if its rows are whole beats); a cycle after accepting
         m.d.sync += run_beats.eq(_times(x_size, length[lb:]))
         b_out = Signal(16)
@@ -461,14 +470,16 @@ class StoreUnit(wiring.Component):
         consume = Signal()
         p = self._next_row(m, walker, consume, length)
         r = self._row_regs(m, p, consume, x_size, stride_ok, run_beats)
-        aw_addr, aw_len = Signal(ADDR_BITS), Signal(8)
+        aw_addr, aw_len = Signal(ADDR_BITS, name="aw_addr"), Signal(8, name="aw_len")
         aw_pending = Signal()  # a coalesced run's next burst starts with the next row: its AW is in the registers
         buf = Signal(dim * 32)  # the row as read (SP rows zero-extended)
         beat = Signal(range(max(NB, 2)))  # beat index within the row
         burst_left = Signal(range(MAX_BURST_BEATS + 1))  # beats of the current burst still to send
         coalesce = Signal()  # the current row belongs to a coalesced run
         rest = Signal(24)  # beats of the coalesced run after the one being sent
+        rest_big = Signal()  # rest > 256
         nxt = Signal(ADDR_BITS)  # address of the beat after the one being sent
+        tp = Signal(range(PAGE_BYTES // B + 1))  # beats from `nxt` to the 4 KiB page end
         m.d.comb += [wr.awaddr.eq(aw_addr), wr.awlen.eq(aw_len)]
         done = Signal()
         m.d.sync += done.eq(0)
@@ -480,7 +491,7 @@ class StoreUnit(wiring.Component):
 
         def size_next_burst() -> Value:
             """The coalesced run's next burst from `nxt` on: at most 256 beats, never across 4 KiB."""
-            return _min(rest, Const(MAX_BURST_BEATS, 24), (PAGE_BYTES >> lb) - nxt[lb:12])
+            return Mux(rest_big, _min(Const(MAX_BURST_BEATS, 9), tp), _min(rest[:9], tp))
 
         with m.FSM():
             with m.State("IDLE"):
@@ -501,7 +512,8 @@ class StoreUnit(wiring.Component):
                     read_next_row()
             with m.State("SHIFT"):  # row data arrives: place it in beat position
                 row_bytes = Mux(is_acc, self.acc_rd.data, Cat(self.sp_rd.data, Const(0, dim * 24)))
-                m.d.sync += [buf.eq(row_bytes), beat.eq(0), src_row.eq(src_row + 1), nxt.eq(r.first + B)]
+                m.d.sync += [buf.eq(row_bytes), beat.eq(0), src_row.eq(src_row + 1), nxt.eq(r.first + B),
+                             tp.eq(Mux(r.to_page == 1, PAGE_BYTES >> lb, r.to_page - 1))]
                 with m.If(coalesce & ~aw_pending):  # inside a coalesced burst (its AW is out): more W beats
                     m.d.comb += self.bytes_written.eq(length)
                     m.next = "W"
@@ -517,10 +529,11 @@ class StoreUnit(wiring.Component):
                     m.next = "NEXT"
                 with m.Else():  # offer the row's first AW at once (saving a cycle), from registers
                     m.d.comb += [self.bytes_written.eq(length), wr.awvalid.eq(1), wr.awaddr.eq(r.first),
-                                 wr.awlen.eq(r.burst1 - 1)]
-                    m.d.sync += [burst_left.eq(r.burst1), aw_addr.eq(r.first), aw_len.eq(r.burst1 - 1)]
+                                 wr.awlen.eq(Mux(r.run, r.run_burst_m1, r.burst1_m1))]
+                    m.d.sync += [burst_left.eq(Mux(r.run, r.run_burst_m1, r.burst1_m1) + 1), aw_addr.eq(r.first),
+                                 aw_len.eq(Mux(r.run, r.run_burst_m1, r.burst1_m1))]
                     with m.If(r.run):
-                        m.d.sync += [coalesce.eq(1), rest.eq(run_beats - 1)]
+                        m.d.sync += [coalesce.eq(1), rest.eq(run_beats - 1), rest_big.eq(run_beats > 257)]
                     with m.If(wr.awready):
                         m.next = "W"
                     with m.Else():  # held (registered, unchanged) until accepted
@@ -536,9 +549,10 @@ class StoreUnit(wiring.Component):
                 m.d.comb += [wr.wvalid.eq(1), wr.wdata.eq(placed.word_select(beat, W)),
                              wr.wstrb.eq(strb.word_select(beat, B)), wr.wlast.eq(burst_left == 1)]
                 with m.If(wr.wready):
-                    m.d.sync += [beat.eq(beat + 1), burst_left.eq(burst_left - 1), nxt.eq(nxt + B)]
+                    m.d.sync += [beat.eq(beat + 1), burst_left.eq(burst_left - 1), nxt.eq(nxt + B),
+                                 tp.eq(Mux(tp == 1, PAGE_BYTES >> lb, tp - 1))]
                     with m.If(coalesce):
-                        m.d.sync += rest.eq(rest - 1)
+                        m.d.sync += [rest.eq(rest - 1), rest_big.eq(rest > 257)]
                     with m.If((burst_left == 1) & coalesce):  # the run's next burst, if any, from the next beat
                         next_burst = size_next_burst()
                         m.d.sync += [burst_left.eq(next_burst), aw_addr.eq(nxt), aw_len.eq(next_burst - 1)]
@@ -589,7 +603,7 @@ class StoreUnit(wiring.Component):
             m.d.sync += [p.valid.eq(1), p.offset.eq(row.offset), p.last.eq(row.last), p.x_first.eq(walker.x_first),
                          p.first.eq(addr & ~Const(B - 1, ADDR_BITS)), p.skew.eq(skew),
                          p.beats.eq((skew + length + B - 1) >> lb), p.to_page.eq((PAGE_BYTES >> lb) - addr[lb:12]),
-                         p.in_arena.eq((row.offset + length) <= self.arena_size)]
+                         p.in_arena.eq((row.offset[32:] == 0) & ((row.offset[:32] + length) <= self.arena_size))]
         with m.Elif(consume):
             m.d.sync += p.valid.eq(0)
         return p
@@ -597,16 +611,16 @@ class StoreUnit(wiring.Component):
     def _row_regs(self, m: Module, p, consume, x_size, stride_ok, run_beats):
         """The row being written, taken from P: its first burst is sized here, a cycle before its AW."""
         lb = self.lb
+        # burst lengths minus one, ready for AWLEN; a run's first burst and a lone row's, side by side
         r = _Stage("r", first=ADDR_BITS, skew=max(lb, 1), beats_m1=range(self.NB), last=1, in_arena=1, run=1,
-                   burst1=range(MAX_BURST_BEATS + 1), burst2=range(self.NB + 1))
-        run = (p.x_first & stride_ok & (p.skew == 0) & (x_size > 1)
-               & ((p.offset + (run_beats << lb)) <= self.arena_size))
+                   to_page=range(PAGE_BYTES // self.B + 1), burst1_m1=8, run_burst_m1=8, burst2=range(self.NB + 1))
+        in_arena = (p.offset[32:] == 0) & ((p.offset[:32] + (run_beats << lb)) <= self.arena_size)
+        run = p.x_first & stride_ok & (p.skew == 0) & (x_size > 1) & in_arena
         with m.If(consume):
             m.d.sync += [r.first.eq(p.first), r.skew.eq(p.skew), r.beats_m1.eq(p.beats - 1), r.last.eq(p.last),
-                         r.in_arena.eq(p.in_arena), r.run.eq(run),
-                         r.burst1.eq(Mux(run, _min(run_beats, Const(MAX_BURST_BEATS, 24), p.to_page),
-                                         _min(p.beats, p.to_page))),
-                         r.burst2.eq(p.beats - p.to_page)]
+                         r.in_arena.eq(p.in_arena), r.run.eq(run), r.to_page.eq(p.to_page),
+                         r.run_burst_m1.eq(_min(run_beats, Const(MAX_BURST_BEATS, 24), p.to_page) - 1),
+                         r.burst1_m1.eq(_min(p.beats, p.to_page) - 1), r.burst2.eq(p.beats - p.to_page)]
         return r
 
 
