@@ -53,8 +53,10 @@ def regbus_signature() -> wiring.Signature:
 class AxiLiteSlave(wiring.Component):
     """AXI4-Lite slave: accepts AW and W together, one access at a time, responses always OKAY.
 
-    A write is performed in the cycle both AW and W are accepted; a read samples `regs.rdata` in the cycle AR is
-    accepted (the register file may apply a read side effect, e.g. latching a perf counter's high word).
+    A write is performed the cycle after AW and W are accepted together (when B is offered): the register
+    file's write strobes, CTRL.RESET among them, start from flip-flops, not from the bus's handshake logic (the
+    core reset fans out to every unit, 250 MHz). A read samples `regs.rdata` in the cycle AR is accepted (the
+    register file may apply a read side effect, e.g. latching a perf counter's high word).
     """
 
     def __init__(self):
@@ -70,9 +72,11 @@ class AxiLiteSlave(wiring.Component):
         m.d.comb += [
             bus.awready.eq(accept_w), bus.wready.eq(accept_w), bus.bvalid.eq(bvalid), bus.bresp.eq(0),
             bus.arready.eq(accept_r), bus.rvalid.eq(rvalid), bus.rresp.eq(0), bus.rdata.eq(rdata),
-            regs.we.eq(accept_w), regs.waddr.eq(bus.awaddr), regs.wdata.eq(bus.wdata), regs.wstrb.eq(bus.wstrb),
             regs.re.eq(accept_r), regs.raddr.eq(bus.araddr),
         ]
+        m.d.sync += regs.we.eq(accept_w)
+        with m.If(accept_w):
+            m.d.sync += [regs.waddr.eq(bus.awaddr), regs.wdata.eq(bus.wdata), regs.wstrb.eq(bus.wstrb)]
         with m.If(accept_w):
             m.d.sync += bvalid.eq(1)
         with m.Elif(bus.bready):
