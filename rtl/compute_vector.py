@@ -27,6 +27,10 @@ from nux.rtl.requant import MbqmRow, RequantRow, byte_param
 
 OPERAND = signed(9)
 PARAM_ROWS = 6  # ADD uses rows param_row+0..5 (m0, s0, m2, s2, m4, s4)
+#: Read ports per copy of the LUT (each lane reads its own byte, so dim lanes need dim read ports). Yosys'
+#: memory_libmap search grows with the port count and crashes ("thrown Wasm exception") on 16 read ports of one
+#: memory; 8 map to LUTRAM in seconds. Copies written together hold the same table.
+LUT_LANES_PER_COPY = 8
 #: Fields the engine reads through one view because they sit at the same bits in several formats.
 SHARED_FIELDS = {
     ("out_zp", "clamp_lo", "clamp_hi", "param_row"): (Opcode.REQUANT, Opcode.VECTOR, Opcode.POOL),
@@ -185,14 +189,16 @@ class VectorEngine(wiring.Component):
             ]
 
         # ------------------------------------------------------------------ LUT storage: 256/dim rows of dim bytes
-        lut_mem = m.submodules.lut = Memory(shape=dim * 8, depth=256 // dim, init=[])
-        lut_wp = lut_mem.write_port()
-        m.d.comb += [
-            lut_wp.en.eq(self.lut_wr.en),
-            lut_wp.addr.eq(self.lut_wr.addr),
-            lut_wp.data.eq(self.lut_wr.data),
-        ]
-        lut_rd = [lut_mem.read_port() for _ in lanes]
+        lut_rd = []
+        for copy in range(-(-dim // LUT_LANES_PER_COPY)):
+            lut_mem = m.submodules[f"lut{copy}"] = Memory(shape=dim * 8, depth=256 // dim, init=[])
+            lut_wp = lut_mem.write_port()
+            m.d.comb += [
+                lut_wp.en.eq(self.lut_wr.en),
+                lut_wp.addr.eq(self.lut_wr.addr),
+                lut_wp.data.eq(self.lut_wr.data),
+            ]
+            lut_rd += [lut_mem.read_port() for _ in range(min(LUT_LANES_PER_COPY, dim - len(lut_rd)))]
         lane_bits = (dim - 1).bit_length()
 
         # ------------------------------------------------------------------ E1: operands arrive, zero points
@@ -227,6 +233,9 @@ class VectorEngine(wiring.Component):
         t3 = Signal(tag)
         x3 = Signal(acc_row_layout(dim))
         bx3 = Signal(acc_row_layout(dim))
+        # MUL's product gets a register of its own: the multiplier (a DSP slice) then drives one register with
+        # no operation mux behind it, a path that fits 4 ns; the mux moves behind the register (requant input).
+        prod3 = Signal(acc_row_layout(dim))
         lut3 = Signal(data.ArrayLayout(8, dim))
         m.d.sync += [
             t3.valid.eq(t2.valid & t2.emit),
@@ -243,12 +252,11 @@ class VectorEngine(wiring.Component):
                 m.d.sync += x3[n].eq(x2[n])
             with m.Elif(op_add):
                 m.d.sync += [x3[n].eq((a << shift)[:32]), bx3[n].eq((b << shift)[:32])]
-            with m.Elif(op_mul):
-                m.d.sync += x3[n].eq(a * b)
             with m.Elif(op_max):
                 m.d.sync += x3[n].eq(Mux(a > b, a, b))
             with m.Elif(op_min):
                 m.d.sync += x3[n].eq(Mux(a < b, a, b))
+            m.d.sync += prod3[n].eq(a * b)
             row = lut_rd[n].data
             m.d.sync += lut3[n].eq(row.word_select(lane2[n], 8) if lane_bits else row)
 
@@ -278,7 +286,7 @@ class VectorEngine(wiring.Component):
         m.d.comb += [
             rq.i_valid.eq(Mux(op_add, sum_valid, t3.valid & ~op_lut)),
             rq.i_tag.eq(Mux(op_add, sum_last, t3.last)),
-            rq.i_x.eq(Mux(op_add, sum_x, x3)),
+            rq.i_x.eq(Mux(op_add, sum_x, Mux(op_mul, prod3, x3))),
             rq.i_m.eq(param_regs[0]),
             rq.i_s.eq(param_regs[1]),
             rq.i_zp.eq(byte_param(req.out_zp, out_signed)),
