@@ -56,6 +56,33 @@ def lut_write_layout(dim: int) -> data.StructLayout:
     return data.StructLayout({"addr": (256 // dim - 1).bit_length(), "data": dim * 8, "en": 1})
 
 
+class LaneLut(wiring.Component):
+    """The LUT: 256/dim rows of dim bytes, written by the load unit, one synchronous row read per lane per cycle.
+
+    Held as ceil(dim / LUT_LANES_PER_COPY) copies written together, each with the read ports of its lanes.
+    """
+
+    def __init__(self, dim: int):
+        self.dim = dim
+        self.rows = 256 // dim
+        super().__init__({
+            "wr": In(lut_write_layout(dim)),
+            "addr": In(data.ArrayLayout((self.rows - 1).bit_length(), dim)),
+            "data": Out(data.ArrayLayout(dim * 8, dim)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        for copy in range(-(-self.dim // LUT_LANES_PER_COPY)):
+            mem = m.submodules[f"copy{copy}"] = Memory(shape=self.dim * 8, depth=self.rows, init=[])
+            wp = mem.write_port()
+            m.d.comb += [wp.en.eq(self.wr.en), wp.addr.eq(self.wr.addr), wp.data.eq(self.wr.data)]
+            for n in range(copy * LUT_LANES_PER_COPY, min(self.dim, (copy + 1) * LUT_LANES_PER_COPY)):
+                rd = mem.read_port()
+                m.d.comb += [rd.addr.eq(self.addr[n]), self.data[n].eq(rd.data)]
+        return m
+
+
 class VectorEngine(wiring.Component):
     """Executes REQUANT, VECTOR and POOL (validated by dispatch); `done` pulses once per instruction."""
 
@@ -189,16 +216,8 @@ class VectorEngine(wiring.Component):
             ]
 
         # ------------------------------------------------------------------ LUT storage: 256/dim rows of dim bytes
-        lut_rd = []
-        for copy in range(-(-dim // LUT_LANES_PER_COPY)):
-            lut_mem = m.submodules[f"lut{copy}"] = Memory(shape=dim * 8, depth=256 // dim, init=[])
-            lut_wp = lut_mem.write_port()
-            m.d.comb += [
-                lut_wp.en.eq(self.lut_wr.en),
-                lut_wp.addr.eq(self.lut_wr.addr),
-                lut_wp.data.eq(self.lut_wr.data),
-            ]
-            lut_rd += [lut_mem.read_port() for _ in range(min(LUT_LANES_PER_COPY, dim - len(lut_rd)))]
+        lut = m.submodules.lut = LaneLut(dim)
+        m.d.comb += lut.wr.eq(self.lut_wr)
         lane_bits = (dim - 1).bit_length()
 
         # ------------------------------------------------------------------ E1: operands arrive, zero points
@@ -227,7 +246,7 @@ class VectorEngine(wiring.Component):
                 b2[n].eq(byte_param(raw_b, vec.b_signed) - b_zp),
                 lane2[n].eq(raw_a[:lane_bits] if lane_bits else 0),
             ]
-            m.d.comb += lut_rd[n].addr.eq(raw_a[lane_bits:])
+            m.d.comb += lut.addr[n].eq(raw_a[lane_bits:])
 
         # ------------------------------------------------------------------ E2: the operation
         t3 = Signal(tag)
@@ -257,7 +276,7 @@ class VectorEngine(wiring.Component):
             with m.Elif(op_min):
                 m.d.sync += x3[n].eq(Mux(a < b, a, b))
             m.d.sync += prod3[n].eq(a * b)
-            row = lut_rd[n].data
+            row = lut.data[n]
             m.d.sync += lut3[n].eq(row.word_select(lane2[n], 8) if lane_bits else row)
 
         # ------------------------------------------------------------------ ADD rescale (two MBQMs and a sum)
