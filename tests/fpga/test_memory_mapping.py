@@ -14,6 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from nux.isa import NpuConfig
+from nux.rtl.compute_vector import LUT_LANES_PER_COPY, LaneLut
 from nux.rtl.fpga import memories_of, run_yosys, top_cells
 from nux.rtl.verilog import generate_verilog
 
@@ -64,3 +65,13 @@ def test_a_two_write_port_memory_is_reported_as_flip_flops():
     """The check above can fail: the log phrase for an FF-mapped memory is recognised."""
     result = run_yosys(verilog.convert(_TwoWriters(), name="nux_npu", emit_src=False), memory_only=True)
     assert memories_of(result.memories, "mem") == {"mem": "FF"}
+
+
+@pytest.mark.parametrize("dim", [16, 32])
+def test_lane_lut_maps_at_large_dims(dim):
+    """The LUT needs a read port per lane; one memory with 16 of them crashed Yosys' memory_libmap ("thrown Wasm
+    exception") and with it every dim-16/32 estimate. As copies of LUT_LANES_PER_COPY ports each it maps to
+    LUTRAM."""
+    result = run_yosys(verilog.convert(LaneLut(dim), name="nux_npu", emit_src=False), memory_only=True)
+    assert len(result.memories) == -(-dim // LUT_LANES_PER_COPY), result.memories
+    assert all(kind.startswith("$__XILINX_LUTRAM") for kind in result.memories.values()), result.memories

@@ -403,3 +403,10 @@ def test_every_class_large_dims(dim: int) -> None:
     gen = ProgramGen(config, np.random.default_rng(dim))
     program = [gen.gemm(), gen.gemm(), gen.requant(), *(gen.vector(v) for v in VectorOp), gen.pool(), gen.gemm()]
     check_against_golden(config, program, seed=dim, gaps=True)
+
+
+def test_vector_lut_dim16() -> None:
+    """At dim 16 the LUT is two copies of 8 read ports each (compute_vector.LUT_LANES_PER_COPY): both serve lanes."""
+    config = NpuConfig(dim=16, sp_rows=128, acc_rows=64)
+    gen = ProgramGen(config, np.random.default_rng(16))
+    check_against_golden(config, [gen.vector(VectorOp.LUT) for _ in range(3)], seed=16)
