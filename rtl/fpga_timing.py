@@ -129,7 +129,7 @@ class _Analysis:
             return ins, T_LUT, 1
         if ctype.startswith("MUXF"):
             return ins, T_MUXF, 0
-        if ctype == "CARRY8":
+        if ctype in ("CARRY8", "CARRY4"):  # Yosys 0.70 maps xcup adders to CARRY4 (docs/fpga.md: 0.10 each)
             return ins, T_CARRY8, 0
         if ctype in ("INV", "BUFG", "BUF"):
             return ins, 0.0, 0

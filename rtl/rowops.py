@@ -96,6 +96,19 @@ def satshl(v, e: int):
     return Mux(fits, (v << e)[:32].as_signed(), Mux(v[31], INT32_MIN, INT32_MAX))
 
 
+def top_bit(v):
+    """The highest set bit of `v` as a one-hot (0 if v is 0): a prefix OR from the top, then an edge."""
+    smear = Cat(*(v[i:].any() for i in range(len(v))))
+    return smear & ~(smear >> 1)
+
+
+def encode(onehot, values):
+    """`values[i]` for the set bit i of `onehot`, as an OR of the one-hot bits (no priority chain, no adder)."""
+    width = max(max(values).bit_length(), 1)
+    return Cat(*(Cat(*(onehot[i] for i, v in enumerate(values) if v >> b & 1), Const(0, 1)).any()
+                 for b in range(width)))
+
+
 class RowOpsUnit(wiring.Component):
     """One `(m, s)` at a time: `i_valid & i_ready` takes `r`, `post` (RECIP or RSQRT) and `post_shift`;
     `o_valid` pulses (for one cycle) with the result some cycles later (docs/rtl_rowunit.md, "Cycle counts").
@@ -139,19 +152,16 @@ class RowOpsUnit(wiring.Component):
         quot = Signal(31)
         step = Signal(range(32))
         p = Signal(range(31))
-        smear = Signal(31)
-        for i in range(31):
-            m.d.comb += smear[i].eq(r[i:31].any())
         with m.State("RECIP"):
             with m.If(r <= 0):
                 self._finish(m, 0, 0)
             with m.Else():
-                # p = bit_length(r) - 1 = (number of ones in the smear) - 1
-                m.d.sync += [top.eq(smear & ~(smear >> 1)), p.eq(sum(smear[i] for i in range(31)) - 1)]
+                m.d.sync += top.eq(top_bit(r[:31]))
                 m.next = "RECIP_LOAD"
         with m.State("RECIP_LOAD"):
             numer_full = Cat(r[1:31], top)  # (2^p << 30) | (r >> 1), 61 bits
-            m.d.sync += [rem.eq(numer_full[31:]), numer.eq(numer_full << 30), step.eq(31)]
+            m.d.sync += [rem.eq(numer_full[31:]), numer.eq(numer_full << 30), step.eq(31),
+                         p.eq(encode(top, range(31)))]
             m.next = "RECIP_DIV"
         with m.State("RECIP_DIV"):
             trial = Cat(numer[60], rem)  # 33 bits
@@ -175,6 +185,7 @@ class RowOpsUnit(wiring.Component):
         norm = Signal(32)
         shift = Signal(signed(8))
         pairs = Signal(range(16))
+        group_top = Signal(15)
         half = Signal(signed(32))
         x = Signal(signed(32))
         c = Signal(signed(32))
@@ -195,13 +206,13 @@ class RowOpsUnit(wiring.Component):
                 m.d.sync += [norm.eq(Mux(big, r >> 2, r)), shift.eq(Mux(big, 12, 11))]
                 m.next = "RSQRT_PAIRS"
         with m.State("RSQRT_PAIRS"):
-            # left_shift_bit_pairs = (clz32(norm) - 1) // 2 - 1, norm < 2^29 so clz32 >= 3
-            clz = Signal(range(33))
-            m.d.comb += clz.eq(32)
-            for i in range(29):  # the highest set bit wins (later assignments take priority)
-                with m.If(norm[i]):
-                    m.d.comb += clz.eq(31 - i)
-            m.d.sync += pairs.eq(((clz - 1) >> 1) - 1)
+            # left_shift_bit_pairs = (clz32(norm) - 1) // 2 - 1 = 14 - j for the highest nonzero bit group j of
+            # norm (< 2^29), groups {0}, {1, 2}, {3, 4}, ..., {27, 28}
+            groups = Cat(norm[0], *(norm[2 * j - 1 : 2 * j + 1].any() for j in range(1, 15)))
+            m.d.sync += group_top.eq(top_bit(groups))
+            m.next = "RSQRT_ENCODE"
+        with m.State("RSQRT_ENCODE"):
+            m.d.sync += pairs.eq(encode(group_top, [14 - j for j in range(15)]))
             m.next = "RSQRT_SHIFT"
         with m.State("RSQRT_SHIFT"):
             shifted = (norm << Cat(Const(0, 1), pairs))[:32]
