@@ -11,14 +11,15 @@ Pipeline for an element whose SP reads are issued in cycle e:
 |---|---|
 | e   | A and B walks: `sp_rd_a.addr`, `sp_rd_b.addr` |
 | e+1 | SP data; per lane `idx = clamp(B - A, 0, 255)` (diff) or A's raw byte, registered |
-| e+2 | LUTW read of row `idx >> log2(dim)` in the lane's copy; `idx & (dim-1)` registered |
-| e+3 | the lane's int32 selected from the row, registered |
-| e+4 | `acc_wr` (`done` in e+5 after the last element) |
+| e+2 | LUTW read of row `idx >> log2(dim)` in the lane's copy, its int32 `idx & (dim-1)` selected, registered |
+| e+3 | `acc_wr` (`done` in e+4 after the last element) |
 
 LUTW storage: the table is `256/dim` rows of dim int32, written one row per cycle by the load unit through
-`lutw_wr` (like the 8-bit LUT's `lut_wr`). Each lane reads its own copy (one read port per memory: on an FPGA
-each copy is LUTRAM or block RAM, and Yosys' memory mapper handles many single-port copies better than one
-memory with dim read ports).
+`lutw_wr` (like the 8-bit LUT's `lut_wr`). Each lane reads its own copy through an asynchronous read port and
+selects its word before the register: on an FPGA each copy is LUTRAM (at dim 8, 19 RAM32M16), and registering the
+selected int32 instead of the whole dim-word row saves (dim - 1) * 32 flip-flops per lane. Separate copies with
+one read port each, rather than one memory with dim read ports, because Yosys' memory mapper copes with the
+former at every dim.
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ class LutwEngine(wiring.Component):
 
         # ---------------------------------------------------------------- e+1: the table index per lane
         tag = data.StructLayout({"valid": 1, "last": 1})
-        t1, t2, t3, t4 = (Signal(tag, name=f"t{k}") for k in range(1, 5))
-        m.d.sync += [t1.valid.eq(streaming), t1.last.eq(last), t2.eq(t1), t3.eq(t2), t4.eq(t3)]
+        t1, t2, t3 = (Signal(tag, name=f"t{k}") for k in range(1, 4))
+        m.d.sync += [t1.valid.eq(streaming), t1.last.eq(last), t2.eq(t1), t3.eq(t2)]
         idx2 = Signal(data.ArrayLayout(8, dim))
         for n in range(dim):
             a = byte_param(self.sp_rd_a.data[8 * n : 8 * n + 8], lw.a_signed)
@@ -105,25 +106,23 @@ class LutwEngine(wiring.Component):
             clamped = Mux(d < 0, 0, Mux(d > 255, 255, d[:8]))
             m.d.sync += idx2[n].eq(Mux(lw.diff, clamped, self.sp_rd_a.data[8 * n : 8 * n + 8]))
 
-        # ---------------------------------------------------------------- e+2, e+3: per-lane table copies
-        out4 = Signal(data.ArrayLayout(32, dim))
-        lane3 = Signal(data.ArrayLayout(max(lane_bits, 1), dim))
+        # ---------------------------------------------------------------- e+2: per-lane table copies
+        out3 = Signal(data.ArrayLayout(32, dim))
         for n in range(dim):
             mem = m.submodules[f"lutw{n}"] = Memory(shape=dim * 32, depth=LUTW_ENTRIES // dim, init=[])
-            wp, rp = mem.write_port(), mem.read_port()
+            wp, rp = mem.write_port(), mem.read_port(domain="comb")
             m.d.comb += [wp.en.eq(self.lutw_wr.en), wp.addr.eq(self.lutw_wr.addr), wp.data.eq(self.lutw_wr.data),
                          rp.addr.eq(idx2[n][lane_bits:])]
-            m.d.sync += [lane3[n].eq(idx2[n][:lane_bits] if lane_bits else 0),
-                         out4[n].eq(rp.data.word_select(lane3[n], 32) if lane_bits else rp.data)]
+            m.d.sync += out3[n].eq(rp.data.word_select(idx2[n][:lane_bits], 32))
 
-        # ---------------------------------------------------------------- e+4: ACC write of consecutive rows
+        # ---------------------------------------------------------------- e+3: ACC write of consecutive rows
         out_row = Signal(16)
         with m.If(start):
             m.d.sync += out_row.eq(incoming.out_base)
-        with m.Elif(t4.valid):
+        with m.Elif(t3.valid):
             m.d.sync += out_row.eq(out_row + 1)
-        m.d.comb += [self.acc_wr.en.eq(t4.valid), self.acc_wr.addr.eq(out_row), self.acc_wr.data.eq(out4)]
-        m.d.sync += self.done.eq(t4.valid & t4.last)
-        with m.If(t4.valid & t4.last):
+        m.d.comb += [self.acc_wr.en.eq(t3.valid), self.acc_wr.addr.eq(out_row), self.acc_wr.data.eq(out3)]
+        m.d.sync += self.done.eq(t3.valid & t3.last)
+        with m.If(t3.valid & t3.last):
             m.d.sync += idle.eq(1)
         return m

@@ -65,8 +65,9 @@ class Run:
 
 
 def simulate(engine: wiring.Component, config: NpuConfig, program: list[Instr], sp: np.ndarray, acc: np.ndarray,
-             lutw: np.ndarray | None = None, max_cycles: int = 100_000) -> Run:
-    """Run `program` on `engine` (one instruction at a time, as soon as it is ready)."""
+             lutw: np.ndarray | None = None, max_cycles: int = 10_000) -> Run:
+    """Run `program` on `engine` (one instruction at a time, as soon as it is ready); after the last issue
+    the engine has `max_cycles` to finish."""
     dut = Harness(engine, config, sp, acc)
     dim = config.dim
     issued: list[int] = []
