@@ -1,0 +1,88 @@
+"""LpNormalization (p = 2) on ISA 1.1: LUTW brings x - zp into ACC, REDUCE SUMSQ with RSQRT, REQUANT row_scale.
+
+Per vector (laid out by `rowgroups`):
+
+1. `LUTW` (no diff) writes T[byte] = (x - zp) * 2^A into ACC: A = 7 for uint8 inputs, 0 for int8;
+2. `REDUCE sumsq, post=rsqrt, post_shift=P - A` turns S = sum((x - zp)^2) into TFLite's inverse-sqrt multiplier
+   (m, t) with the shift raised by P - A;
+3. `REQUANT row_scale` computes v = MBQM((x - zp) * 2^A, m, t + P - A) = (x - zp) / sqrt(S) * 2^P and brings v
+   to y with the per-lane multiplier 1 / (2^P * y.scale) (`rowgroups.row_scale_params`).
+
+With TFLite's output scale 1/128 (P = 7, identity per-lane stage) this is exactly TFLite's reference
+L2_NORMALIZATION: int8 `MBQM(x - zp, m, t + 7)`, uint8 `RDBPOT(SRDHM(128 * (x - zp), m), -t)` (A = 7 makes the
+shift t, which is <= 0, so MBQM is exactly that). A vector of zeros gives y's zero point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nux.compiler.lower.common import finish_layer
+from nux.compiler.lower.rowgroups import (
+    Band,
+    Groups,
+    band_program,
+    groups_of,
+    lane_params,
+    per_band,
+    row_scale_params,
+    row_scaled_requant,
+    store_band,
+)
+from nux.compiler.lower.target import ActTensor, Emitter, LayerCost, Unsupported
+from nux.isa import Instr, Mem, Opcode, ReduceOp, ReducePost
+
+MAX_SUMSQ_LENGTH = ((1 << 31) - 1) // (255 * 255)  # longer vectors could wrap the int32 sum of squares
+
+
+def value_table(x: ActTensor, shift: int) -> np.ndarray:
+    """T[byte] = (value of byte per x's dtype - x.zp) * 2^shift: the LUTW table that puts x - zp into ACC."""
+    raw = np.arange(256, dtype=np.int64)
+    values = raw - 256 * (raw >= 128) if x.signed else raw
+    return (values - x.zero_point) << shift
+
+
+def lp_normalize(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], p: int = 2) -> LayerCost:
+    """y = x / ||x||_p over the logical `axes` (p = 2 only), quantized to y."""
+    if p != 2:
+        raise Unsupported(f"LpNormalization with p={p} (only p = 2: REDUCE has no sum of absolute values)")
+    if y.shape != x.shape:
+        raise Unsupported(f"LpNormalization output {y.shape} differs from its input {x.shape}")
+    g = groups_of(x, y, axes)
+    if g is None:
+        raise Unsupported(f"LpNormalization over axes {sorted(axes)} that are not one strided run in memory")
+    if g.length > MAX_SUMSQ_LENGTH:
+        raise Unsupported(f"LpNormalization over {g.length} elements: the int32 sum of squares could wrap")
+    dim = em.config.dim
+    rows = g.rows(dim)
+    nv = per_band(em, g, 2 * rows, rows + 1, acc_fixed=2)
+    shift, m, s = row_scale_params(1.0, y.scale)
+    a = 0 if x.signed else 7
+    table = value_table(x, a).astype("<i4").tobytes()
+    consts = [Instr(Opcode.LOAD, dst=Mem.LUTW, dst_row=0, dram_offset=em.const(table), x_size=256 // dim,
+                    x_stride=4 * dim),
+              lane_params(em, m, s, 0)]
+
+    def compute(n: int, sp: int, acc: int) -> list[Instr]:
+        return _band_compute(g, x, y, n, dim, sp, acc, shift - a)
+
+    def store(band: Band, sp: int) -> list[Instr]:
+        return store_band(g, band, sp + band.nv * rows, dim)
+
+    program = band_program(g, x, y, nv, (nv * 2 * rows, nv * (rows + 1)), (0, 2), consts, compute, store, dim)
+    return finish_layer(em, program, 0, [f"L2 normalization over {g.length}"])
+
+
+def _band_compute(g: Groups, x: ActTensor, y: ActTensor, nv: int, dim: int, sp: int, acc: int,
+                  post_shift: int) -> list[Instr]:
+    rows = g.rows(dim)
+    out_row, p_row = sp + nv * rows, acc + nv * rows
+    program = [
+        Instr(Opcode.LUTW, a_signed=int(x.signed), a_base=sp, out_base=acc, x_size=nv * rows, a_xstride=1),
+        Instr(Opcode.REDUCE, rop=ReduceOp.SUMSQ, src=Mem.SP, a_signed=int(x.signed), a_zp=x.zp_byte,
+              post=ReducePost.RSQRT, post_shift=post_shift, a_base=sp, out_row=p_row, group_rows=rows,
+              n_groups=nv, a_rstride=nv, a_gstride=1, last_lanes=g.last_lanes(dim)),
+    ]
+    return program + row_scaled_requant(g, y, nv, dim, acc, out_row, p_row)
