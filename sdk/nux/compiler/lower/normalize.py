@@ -57,7 +57,7 @@ def lp_normalize(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], p
         raise Unsupported(f"LpNormalization over {g.length} elements: the int32 sum of squares could wrap")
     dim = em.config.dim
     rows = g.rows(dim)
-    nv = per_band(em, g, 2 * rows, rows + 1, acc_fixed=2)
+    nv = per_band(em, g, 2 * rows, rows + 1, acc_fixed=2, row_scaled=True)
     shift, m, s = row_scale_params(1.0, y.scale)
     a = 0 if x.signed else 7
     table = value_table(x, a).astype("<i4").tobytes()

@@ -153,8 +153,11 @@ def vector_stride(g: Groups, which: str) -> int:
 
 
 def per_band(em: Emitter, g: Groups, sp_per_vector: int, acc_per_vector: int, sp_fixed: int = 0,
-             acc_fixed: int = 0) -> int:
-    """Vectors per band with two band buffers in SP and ACC (beyond the fixed rows), capped by 16-bit fields."""
+             acc_fixed: int = 0, row_scaled: bool = False) -> int:
+    """Vectors per band with two band buffers in SP and ACC (beyond the fixed rows), capped by 16-bit fields.
+
+    `row_scaled` (the band ends in `row_scaled_requant`): several vectors cost one REQUANT per chunk row (rows x
+    (overhead + nv) cycles), one vector a single REQUANT (overhead + rows), so long vectors go one per band."""
     cfg = em.config
     if em.isa_minor < 1:
         raise Unsupported("needs ISA 1.1 (REDUCE/LUTW); the target implements ISA 1.0")
@@ -165,7 +168,7 @@ def per_band(em: Emitter, g: Groups, sp_per_vector: int, acc_per_vector: int, sp
     if count < 1:
         raise Unsupported(f"a vector of {g.length} elements ({g.rows(cfg.dim)} rows) does not fit "
                           f"sp_rows={cfg.sp_rows} / acc_rows={cfg.acc_rows} double-buffered")
-    return count
+    return 1 if row_scaled and g.rows(cfg.dim) >= count else count
 
 
 def _dma(g: Groups, lane_stride: int, mem_row: dict[str, int], off: int, stride: int, nv: int, dim: int,

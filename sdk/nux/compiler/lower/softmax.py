@@ -62,7 +62,7 @@ def softmax(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], beta: 
         raise Unsupported(f"Softmax over axes {sorted(axes)} that are not one strided run in memory")
     dim = em.config.dim
     rows = g.rows(dim)
-    nv = per_band(em, g, 2 * rows + 1, rows + 1, acc_fixed=2)
+    nv = per_band(em, g, 2 * rows + 1, rows + 1, acc_fixed=2, row_scaled=True)
     p, m, s = row_scale_params(1.0, y.scale)
     table = exp_table(x.scale, beta, g.length).astype("<i4").tobytes()
     consts = [Instr(Opcode.LOAD, dst=Mem.LUTW, dst_row=0, dram_offset=em.const(table), x_size=256 // dim,
