@@ -26,6 +26,7 @@ from nux.compiler.lower.rowgroups import (
     band_program,
     groups_of,
     lane_params,
+    lutw_table,
     per_band,
     row_scale_params,
     row_scaled_requant,
@@ -60,10 +61,7 @@ def lp_normalize(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], p
     nv = per_band(em, g, 2 * rows, rows + 1, acc_fixed=2, row_scaled=True)
     shift, m, s = row_scale_params(1.0, y.scale)
     a = 0 if x.signed else 7
-    table = value_table(x, a).astype("<i4").tobytes()
-    consts = [Instr(Opcode.LOAD, dst=Mem.LUTW, dst_row=0, dram_offset=em.const(table), x_size=256 // dim,
-                    x_stride=4 * dim),
-              lane_params(em, m, s, 0)]
+    consts = [lutw_table(em, value_table(x, a)), lane_params(em, m, s, 0)]
 
     def compute(n: int, sp: int, acc: int) -> list[Instr]:
         return _band_compute(g, x, y, n, dim, sp, acc, shift - a)

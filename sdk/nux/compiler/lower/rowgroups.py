@@ -237,6 +237,13 @@ def nearest_multiplier(real: float) -> tuple[int, int]:
     return int(m[0]), int(s[0])
 
 
+def lutw_table(em: Emitter, table: np.ndarray) -> Instr:
+    """A LOAD of a 256-entry int32 table into the wide LUT (256 / dim rows of dim int32)."""
+    dim = em.config.dim
+    blob = em.const(np.asarray(table, dtype="<i4").tobytes())
+    return Instr(Opcode.LOAD, dst=Mem.LUTW, dst_row=0, dram_offset=blob, x_size=256 // dim, x_stride=4 * dim)
+
+
 def lane_params(em: Emitter, m: int, s: int, acc_row: int) -> Instr:
     """A LOAD of the per-lane REQUANT parameter rows (m and s in every lane) into ACC rows acc_row, acc_row + 1."""
     dim = em.config.dim
@@ -279,5 +286,5 @@ def band_program(g: Groups, x: ActTensor, y: ActTensor, nv: int, halves: tuple[i
 
 
 __all__ = ["HEADROOM_BITS", "Band", "Groups", "Kept", "band_program", "bands", "groups_of", "lane_params",
-           "load_band", "nearest_multiplier", "out_fields", "per_band", "row_scale_params", "row_scaled_requant",
-           "store_band", "store_results", "vector_stride"]
+           "load_band", "lutw_table", "nearest_multiplier", "out_fields", "per_band", "row_scale_params",
+           "row_scaled_requant", "store_band", "store_results", "vector_stride"]

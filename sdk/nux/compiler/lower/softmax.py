@@ -29,6 +29,7 @@ from nux.compiler.lower.rowgroups import (
     band_program,
     groups_of,
     lane_params,
+    lutw_table,
     per_band,
     row_scale_params,
     row_scaled_requant,
@@ -64,10 +65,7 @@ def softmax(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], beta: 
     rows = g.rows(dim)
     nv = per_band(em, g, 2 * rows + 1, rows + 1, acc_fixed=2, row_scaled=True)
     p, m, s = row_scale_params(1.0, y.scale)
-    table = exp_table(x.scale, beta, g.length).astype("<i4").tobytes()
-    consts = [Instr(Opcode.LOAD, dst=Mem.LUTW, dst_row=0, dram_offset=em.const(table), x_size=256 // dim,
-                    x_stride=4 * dim),
-              lane_params(em, m, s, 0)]
+    consts = [lutw_table(em, exp_table(x.scale, beta, g.length)), lane_params(em, m, s, 0)]
 
     def compute(n: int, sp: int, acc: int) -> list[Instr]:
         return _band_compute(g, x, y, n, dim, sp, acc, p)
