@@ -1,4 +1,4 @@
-"""LpNormalization (p = 2) on ISA 1.1: LUTW brings x - zp into ACC, REDUCE SUMSQ with RSQRT, REQUANT row_scale.
+"""LpNormalization on ISA 1.1. p = 2: LUTW brings x - zp into ACC, REDUCE SUMSQ with RSQRT, REQUANT row_scale.
 
 Per vector (laid out by `rowgroups`):
 
@@ -11,6 +11,11 @@ Per vector (laid out by `rowgroups`):
 With TFLite's output scale 1/128 (P = 7, identity per-lane stage) this is exactly TFLite's reference
 L2_NORMALIZATION: int8 `MBQM(x - zp, m, t + 7)`, uint8 `RDBPOT(SRDHM(128 * (x - zp), m), -t)` (A = 7 makes the
 shift t, which is <= 0, so MBQM is exactly that). A vector of zeros gives y's zero point.
+
+p = 1: two `LUTW diff` passes with the identity table against an SP row of zero points give max(x - zp, 0) and
+max(zp - x, 0) in consecutive ACC rows, one `REDUCE sum, src=acc, post=recip, post_shift=P` over both turns
+S = sum|x - zp| into the multiplier of 2^P / S, a GEMM with the identity tile puts x - zp into ACC, and
+`REQUANT row_scale` computes v = MBQM(x - zp, m, s) = (x - zp) / S * 2^P, brought to y as for p = 2.
 """
 
 from __future__ import annotations
@@ -46,9 +51,9 @@ def value_table(x: ActTensor, shift: int) -> np.ndarray:
 
 
 def lp_normalize(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], p: int = 2) -> LayerCost:
-    """y = x / ||x||_p over the logical `axes` (p = 2 only), quantized to y."""
-    if p != 2:
-        raise Unsupported(f"LpNormalization with p={p} (only p = 2: REDUCE has no sum of absolute values)")
+    """y = x / ||x||_p over the logical `axes` (p = 1 or 2), quantized to y (module docstring)."""
+    if p not in (1, 2):
+        raise Unsupported(f"LpNormalization with p={p} (only p = 1 and p = 2)")
     if y.shape != x.shape:
         raise Unsupported(f"LpNormalization output {y.shape} differs from its input {x.shape}")
     g = groups_of(x, y, axes)
@@ -58,8 +63,10 @@ def lp_normalize(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], p
         raise Unsupported(f"LpNormalization over {g.length} elements: the int32 sum of squares could wrap")
     dim = em.config.dim
     rows = g.rows(dim)
-    nv = per_band(em, g, 2 * rows, rows + 1, acc_fixed=2, row_scaled=True)
     shift, m, s = row_scale_params(1.0, y.scale)
+    if p == 1:
+        return _l1(em, g, x, y, shift, m, s)
+    nv = per_band(em, g, 2 * rows, rows + 1, acc_fixed=2, row_scaled=True)
     a = 0 if x.signed else 7
     consts = [lutw_table(em, value_table(x, a)), lane_params(em, m, s, 0)]
 
@@ -71,6 +78,36 @@ def lp_normalize(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], p
 
     program = band_program(g, x, y, nv, (nv * 2 * rows, nv * (rows + 1)), (0, 2), consts, compute, store, dim)
     return finish_layer(em, program, 0, [f"L2 normalization over {g.length}"])
+
+
+def _l1(em: Emitter, g: Groups, x: ActTensor, y: ActTensor, shift: int, m: int, s: int) -> LayerCost:
+    """p = 1 (module docstring): SP rows 0..dim-1 hold the identity tile, row dim the zero points."""
+    dim = em.config.dim
+    rows = g.rows(dim)
+    nv = per_band(em, g, 2 * rows, 3 * rows + 1, sp_fixed=dim + 1, acc_fixed=2, row_scaled=True)
+    fixed = np.vstack([np.eye(dim, dtype=np.int64), np.full((1, dim), x.zp_byte)]).astype(np.uint8)
+    consts = [lutw_table(em, np.arange(256)), lane_params(em, m, s, 0),
+              Instr(Opcode.LOAD, dst=Mem.SP, dst_row=0, dram_offset=em.const(fixed.tobytes()), x_size=dim + 1,
+                    x_stride=dim)]
+    signs = dict(a_signed=int(x.signed), b_signed=int(x.signed), diff=1)
+
+    def compute(n: int, sp: int, acc: int) -> list[Instr]:
+        total = n * rows
+        pos, neg, val, p_row, out = acc, acc + total, acc + 2 * total, acc + 3 * total, sp + total
+        return [Instr(Opcode.LUTW, a_base=dim, b_base=sp, out_base=pos, x_size=total, b_xstride=1, **signs),
+                Instr(Opcode.LUTW, a_base=sp, b_base=dim, out_base=neg, x_size=total, a_xstride=1, **signs),
+                Instr(Opcode.REDUCE, rop=ReduceOp.SUM, src=Mem.ACC, post=ReducePost.RECIP, post_shift=shift,
+                      a_base=pos, out_row=p_row, group_rows=2 * rows, n_groups=n, a_rstride=n, a_gstride=1),
+                Instr(Opcode.GEMM, preload=1, a_signed=int(x.signed), w_signed=1, a_zp=x.zp_byte, w_row=0,
+                      acc_base=val, a_base=sp, x_size=total, a_xstride=1),
+                *row_scaled_requant(g, y, n, dim, val, out, p_row)]
+
+    def store(band: Band, sp: int) -> list[Instr]:
+        return store_band(g, band, sp + band.nv * rows, dim)
+
+    program = band_program(g, x, y, nv, (nv * 2 * rows, nv * (3 * rows + 1)), (dim + 1, 2), consts, compute,
+                           store, dim)
+    return finish_layer(em, program, 0, [f"L1 normalization over {g.length}"])
 
 
 def _band_compute(g: Groups, x: ActTensor, y: ActTensor, nv: int, dim: int, sp: int, acc: int,
