@@ -1,21 +1,23 @@
 """LpNormalization on ISA 1.1. p = 2: LUTW brings x - zp into ACC, REDUCE SUMSQ with RSQRT, REQUANT row_scale.
 
-Per vector (laid out by `rowgroups`):
+Per vector (laid out by `rowgroups`), with (A, P) = golden `kernels.l2_normalize_shifts`:
 
-1. `LUTW` (no diff) writes T[byte] = (x - zp) * 2^A into ACC: A = 7 for uint8 inputs, 0 for int8;
-2. `REDUCE sumsq, post=rsqrt, post_shift=P - A` turns S = sum((x - zp)^2) into TFLite's inverse-sqrt multiplier
-   (m, t) with the shift raised by P - A;
-3. `REQUANT row_scale` computes v = MBQM((x - zp) * 2^A, m, t + P - A) = (x - zp) / sqrt(S) * 2^P and brings v
-   to y with the per-lane multiplier 1 / (2^P * y.scale) (`rowgroups.row_scale_params`).
+1. `LUTW` (no diff) writes T[byte] = (x - zp) * 2^A into ACC;
+2. `REDUCE sumsq, post=rsqrt, post_shift=P` turns S = sum((x - zp)^2) into TFLite's inverse-sqrt multiplier
+   (m, t) with the shift raised by P;
+3. `REQUANT row_scale` computes v = MBQM((x - zp) * 2^A, m, t + P) = (x - zp) / sqrt(S) * 2^(A + P) and brings
+   v to y with the per-lane multiplier 1 / (2^(A + P) * y.scale): golden `kernels.l2_normalize`, bit for bit.
 
-With TFLite's output scale 1/128 (P = 7, identity per-lane stage) this is exactly TFLite's reference
-L2_NORMALIZATION: int8 `MBQM(x - zp, m, t + 7)`, uint8 `RDBPOT(SRDHM(128 * (x - zp), m), -t)` (A = 7 makes the
-shift t, which is <= 0, so MBQM is exactly that). A vector of zeros gives y's zero point.
+At TFLite's output scale 1/128, (A, P) = (0, 7) for int8 and (7, 0) for uint8 and the per-lane stage is the
+identity: exactly TFLite's reference L2_NORMALIZATION, int8 `MBQM(x - zp, m, t + 7)` and uint8
+`RDBPOT(SRDHM(128 * (x - zp), m), -t)` (t <= 0, so MBQM is exactly that); other output scales take 20 fraction
+bits (A = 0, P = 20). A vector of zeros gives y's zero point.
 
 p = 1: two `LUTW diff` passes with the identity table against an SP row of zero points give max(x - zp, 0) and
 max(zp - x, 0) in consecutive ACC rows, one `REDUCE sum, src=acc, post=recip, post_shift=P` over both turns
 S = sum|x - zp| into the multiplier of 2^P / S, a GEMM with the identity tile puts x - zp into ACC, and
-`REQUANT row_scale` computes v = MBQM(x - zp, m, s) = (x - zp) / S * 2^P, brought to y as for p = 2.
+`REQUANT row_scale` computes v = MBQM(x - zp, m, s) = (x - zp) / S * 2^P, brought to y by 1 / (2^P * y.scale)
+(`rowgroups.row_scale_params`; no golden kernel yet: the tests build its reference from golden pieces).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nux.compiler.lower.common import finish_layer
+from nux.compiler.lower.common import finish_layer, multipliers
 from nux.compiler.lower.rowgroups import (
     Band,
     Groups,
@@ -38,6 +40,7 @@ from nux.compiler.lower.rowgroups import (
     store_band,
 )
 from nux.compiler.lower.target import ActTensor, Emitter, LayerCost, Unsupported
+from nux.golden.kernels import l2_normalize_shifts
 from nux.isa import Instr, Mem, Opcode, ReduceOp, ReducePost
 
 MAX_SUMSQ_LENGTH = ((1 << 31) - 1) // (255 * 255)  # longer vectors could wrap the int32 sum of squares
@@ -63,15 +66,15 @@ def lp_normalize(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], p
         raise Unsupported(f"LpNormalization over {g.length} elements: the int32 sum of squares could wrap")
     dim = em.config.dim
     rows = g.rows(dim)
-    shift, m, s = row_scale_params(1.0, y.scale)
     if p == 1:
-        return _l1(em, g, x, y, shift, m, s)
+        return _l1(em, g, x, y, *row_scale_params(1.0, y.scale))
     nv = per_band(em, g, 2 * rows, rows + 1, acc_fixed=2, row_scaled=True)
-    a = 0 if x.signed else 7
-    consts = [lutw_table(em, value_table(x, a)), lane_params(em, m, s, 0)]
+    pre, post = l2_normalize_shifts(x.signed, y.scale)
+    (m,), (s,) = multipliers(np.array([1.0 / (2.0 ** (pre + post) * y.scale)]))
+    consts = [lutw_table(em, value_table(x, pre)), lane_params(em, int(m), int(s), 0)]
 
     def compute(n: int, sp: int, acc: int) -> list[Instr]:
-        return _band_compute(g, x, y, n, dim, sp, acc, shift - a)
+        return _band_compute(g, x, y, n, dim, sp, acc, post)
 
     def store(band: Band, sp: int) -> list[Instr]:
         return store_band(g, band, sp + band.nv * rows, dim)

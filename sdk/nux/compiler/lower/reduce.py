@@ -8,10 +8,10 @@ ISA 1.0 paths, reused on 1.1 (they run at one GEMM/POOL row per pixel):
 
 ISA 1.1 (`REDUCE`), any other axis set whose axes form one strided run in memory (`rowgroups`; otherwise the
 input is first copied into a scratch with the reduced axes innermost): per vector, `REDUCE` sums (max) x - zp into
-an ACC row and a REQUANT by x.scale / y.scale (mean: x.scale / (count * y.scale)) writes the byte, with one
-rounding (`rowgroups.nearest_multiplier`); ReduceL2 takes
-S = sum((x - zp)^2) into ACC, then `REDUCE sum, src=acc, post=rsqrt` over lane 0 gives 1/sqrt(S) as (m, t),
-and `REQUANT row_scale` computes v = MBQM(S, m, t + P) = sqrt(S) * 2^P, brought to y by x.scale / (2^P * y.scale).
+an ACC row and a REQUANT by x.scale / y.scale (mean: x.scale / (count * y.scale)) writes the byte (golden
+`kernels.reduce_sum`); ReduceL2 takes S = sum((x - zp)^2) into ACC, then `REDUCE sum, src=acc, post=rsqrt` over
+lane 0 gives 1/sqrt(S) as (m, t), and `REQUANT row_scale` computes v = MBQM(S, m, t + P) = sqrt(S) * 2^P
+(P = 10), brought to y by x.scale / (2^P * y.scale) (golden `kernels.reduce_l2`).
 
 keepdims only changes y's logical shape, not its bytes (NHWC with a 1-sized axis is the same as row-major
 without it), so y may be given either way.
@@ -19,12 +19,11 @@ without it), so y may be given either way.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from nux.compiler.lower.common import finish_layer
+from nux.compiler.lower.common import finish_layer, multipliers
 from nux.compiler.lower.conv import conv2d
 from nux.compiler.lower.movers import _strides, copy_box
 from nux.compiler.lower.pool import global_avg_pool
@@ -34,13 +33,12 @@ from nux.compiler.lower.rowgroups import (
     band_program,
     groups_of,
     lane_params,
-    nearest_multiplier,
     out_fields,
     per_band,
-    row_scale_params,
     store_results,
 )
 from nux.compiler.lower.target import ActTensor, Emitter, LayerCost, LoweringError, Unsupported
+from nux.golden.kernels import REDUCE_L2_POST_SHIFT
 from nux.isa import Instr, Mem, Opcode, ReduceOp, ReducePost
 
 MAX_SUMSQ_LENGTH = ((1 << 31) - 1) // (255 * 255)  # longer vectors could wrap the int32 sum of squares
@@ -98,10 +96,9 @@ def _per_vector(em: Emitter, x: ActTensor, y: ActTensor, axes: Sequence[int], ro
     rows = g.rows(dim)
     l2 = rop is ReduceOp.SUMSQ
     nv = per_band(em, g, rows + 1, 2 if l2 else 1, acc_fixed=2)
-    if l2:  # v = sqrt(S) * 2^P <= 2^P * 256 * sqrt(length) must stay below 2^30 through MBQM's left shift
-        shift, m, s = row_scale_params(real, 1.0, 21 - math.ceil(math.log2(max(2, g.length)) / 2))
-    else:
-        m, s = nearest_multiplier(real)
+    shift = REDUCE_L2_POST_SHIFT if l2 else 0  # ReduceL2: v = sqrt(S) * 2^P, golden kernels.reduce_l2
+    (m,), (s,) = multipliers(np.array([real / (1 << shift)]))
+    m, s = int(m), int(s)
     walk = dict(rop=rop, src=Mem.SP, a_signed=int(source.signed), a_zp=source.zp_byte, group_rows=rows,
                 a_gstride=1, last_lanes=g.last_lanes(dim))
 

@@ -211,30 +211,20 @@ def store_results(g: Groups, band: Band, sp_row: int) -> list[Instr]:
 HEADROOM_BITS = 12  # bits of a row-scaled value below y's quantization step when y.scale is no power of two
 
 
-def row_scale_params(real: float, y_scale: float, max_shift: int = 29) -> tuple[int, int, int]:
+def row_scale_params(real: float, y_scale: float) -> tuple[int, int, int]:
     """(P, m, s) of a two-stage requant of `value * real / y_scale`: REDUCE's post_shift P makes the row-scaled
     v = value * 2^P, then the per-lane multiplier real / (2^P * y_scale) brings v to y. When real / y_scale is a
     power of two 2^P (TFLite's 1/128 and 1/256 outputs) that is the identity (2^30, 1), exact: one rounding in
-    all; otherwise P keeps HEADROOM_BITS below y's step. P <= max_shift keeps v inside int32."""
+    all; otherwise P keeps HEADROOM_BITS below y's step (P <= 29 keeps v = value * 2^P inside int32 for
+    |value| <= 1)."""
     ratio = real / y_scale
     mantissa, exponent = math.frexp(ratio)
-    if mantissa == 0.5 and 0 <= exponent - 1 <= max_shift:
+    if mantissa == 0.5 and 0 <= exponent - 1 <= 29:
         p = exponent - 1
     else:
-        p = int(min(max_shift, max(0, round(math.log2(ratio)) + HEADROOM_BITS)))
+        p = int(min(29, max(0, round(math.log2(ratio)) + HEADROOM_BITS)))
     m, s = multipliers(np.array([ratio / (1 << p)]))
     return p, int(m[0]), int(s[0])
-
-
-def nearest_multiplier(real: float) -> tuple[int, int]:
-    """(m, s) for MBQM(x, m, s) ~= x * real with ONE rounding where possible: for 2^-10 <= real < 1, m =
-    round(real * 2^31) and s = 0, so MBQM is SRDHM alone (quantize_multiplier's normalised m needs s < 0 and
-    rounds twice: 91 * 0.4 = 36.4 gives 37 through SRDHM's 72.8 -> 73 and RDBPOT's 36.5 -> 37). Float
-    references (onnxruntime, TFLite's MEAN) round once. Other multipliers: quantize_multiplier."""
-    if 2.0 ** -10 <= real < 1.0:
-        return int(round(real * (1 << 31))), 0
-    m, s = multipliers(np.array([real]))
-    return int(m[0]), int(s[0])
 
 
 def lutw_table(em: Emitter, table: np.ndarray) -> Instr:
@@ -286,5 +276,5 @@ def band_program(g: Groups, x: ActTensor, y: ActTensor, nv: int, halves: tuple[i
 
 
 __all__ = ["HEADROOM_BITS", "Band", "Groups", "Kept", "band_program", "bands", "groups_of", "lane_params",
-           "load_band", "lutw_table", "nearest_multiplier", "out_fields", "per_band", "row_scale_params",
+           "load_band", "lutw_table", "out_fields", "per_band", "row_scale_params",
            "row_scaled_requant", "store_band", "store_results", "vector_stride"]
