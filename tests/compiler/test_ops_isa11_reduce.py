@@ -24,7 +24,8 @@ from nux.golden.requant import mbqm, requant
 from nux.golden.rowops import recip_multiplier
 from nux.reference import run_onnx
 from onnx import helper
-from test_tflite_synthetic import TflBuilder, _input, assert_within_one_step, run_both
+from test_tflite_synthetic import _input, assert_within_one_step, run_both
+from tflite_builder import TflBuilder
 
 
 def _values(rng, shape, dtype):
