@@ -164,7 +164,9 @@ def reshape_pad_mean_softmax(rng, dtype):
     paddings = m.tensor((4, 2), "int32", data=[[0, 0], [1, 0], [0, 2], [0, 0]])
     padded = _input(m, (1, 5, 5, 2), dtype)
     axes = m.tensor((1,), "int32", data=[2])
-    mean = _input(m, (1, 5, 2), dtype, 0.01)
+    # the mean's multiplier 0.02 / (5 * 0.008) = 1/2 rounds once in MBQM like TFLite's float MEAN; at 0.4 MBQM
+    # rounds twice (91 x 0.4 = 36.4 -> 37), one step that the SOFTMAX on the NPU after it can make two
+    mean = _input(m, (1, 5, 2), dtype, 0.008)
     soft = m.tensor((1, 5, 2), dtype, 1 / 256, lo)
     sig = m.tensor((1, 4, 3, 2), dtype, 1 / 256, lo)
     m.op("RESHAPE", [x, shape], [r])

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nux.isa import NpuConfig
+from nux.isa import ISA_VERSION, NpuConfig
 
 
 def _shapes(values: list[str] | None) -> dict[str, tuple[int, ...]]:
@@ -38,13 +38,16 @@ def compile_command(
     input_shape: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--input-shape", help="fix a dynamic input shape: NAME=1,3,224,224 (repeatable)")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="no layer table")] = False,
+    isa_minor: Annotated[int, typer.Option(help="ISA 1.x the target NPU implements (0: ISA 1.1 operators such as "
+                                                "Softmax run on the host)")] = ISA_VERSION[1],
 ) -> None:
     """Compile MODEL.onnx for the NPU; nodes the NPU cannot run fall back to the host (listed with the reason)."""
     from nux.compiler import compile, format_table
     from nux.enf import save_enf
 
     config = NpuConfig(dim=dim, sp_rows=sp_rows, acc_rows=acc_rows, axi_data_bits=axi_data_bits)
-    enf = compile(model, config, input_shapes=_shapes(input_shape), fallback=not no_fallback, progress=None)
+    enf = compile(model, config, input_shapes=_shapes(input_shape), fallback=not no_fallback, progress=None,
+                  isa_minor=isa_minor)
     save_enf(enf, output)
     report = enf.meta["report"]
     if not quiet:

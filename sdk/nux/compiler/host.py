@@ -83,7 +83,13 @@ class _Builder:
             return
         ins = [self.real_value(n) for n in node.inputs]
         outs = [n if not n or self.graph[n].quant is None else f"{n}__f" for n in node.outputs]
-        self.nodes.append(helper.make_node(node.op, ins, outs, name=node.name, domain=node.domain, **node.attrs))
+        attrs = dict(node.attrs)
+        if node.op == "Softmax" and "beta" in attrs:  # TFLite's beta (an IR attribute): Softmax(beta * x)
+            beta = f"{node.name}__beta"
+            self.inits.append(numpy_helper.from_array(np.array(attrs.pop("beta"), np.float32), beta))
+            self.nodes.append(helper.make_node("Mul", [ins[0], beta], [f"{beta}_x"], name=f"{node.name}__mul"))
+            ins = [f"{beta}_x"]
+        self.nodes.append(helper.make_node(node.op, ins, outs, name=node.name, domain=node.domain, **attrs))
         for name, out in zip(node.outputs, outs, strict=True):
             if out == name:
                 continue

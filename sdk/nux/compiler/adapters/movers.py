@@ -1,5 +1,5 @@
 """Data movement (Concat, Split, Slice, Pad, Transpose, Expand, DepthToSpace, Reshape-likes that are not views)
--> nux.compiler.lower.movers, and ReduceSum/ReduceMean -> nux.compiler.lower.reduce.
+-> nux.compiler.lower.movers.
 
 Moving bytes is exact only when input and output share quantization; otherwise the op needs a requant and runs on
 the host (Unsupported with that reason)."""
@@ -118,17 +118,3 @@ def depth_to_space(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost
     mode = node.attr("mode", b"DCR")
     return lower.depth_to_space(em, x, y, int(node.attr("blocksize")),
                                               mode.decode() if isinstance(mode, bytes) else mode)
-
-
-@adapter("ReduceSum", "ReduceMean")
-def reduce(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
-    x, y = act(node.inputs[0]), act(node.outputs[0])
-    if node.clamp:
-        raise Unsupported(f"{node.op} with a fused clamp")
-    axes = node.attr("axes") if node.op == "ReduceMean" and graph.opset < 18 or (
-        node.op == "ReduceSum" and graph.opset < 13) else _ints_input(graph, node, 1, "axes")
-    if axes is None:
-        if node.attr("noop_with_empty_axes", 0):
-            raise Unsupported(f"{node.op} with empty axes and noop_with_empty_axes")
-        axes = list(range(len(x.shape)))
-    return (lower.reduce_sum if node.op == "ReduceSum" else lower.reduce_mean)(em, x, y, axes)

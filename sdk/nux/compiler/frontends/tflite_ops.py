@@ -223,16 +223,12 @@ def reduce(imp: TflImporter, op: TflOp) -> None:
 
 @converter("SOFTMAX")
 def softmax(imp: TflImporter, op: TflOp) -> None:
-    """Softmax over TFLite's last axis (C of a 4-D tensor); beta != 1 scales the input first (on the host)."""
+    """Softmax over TFLite's last axis (C of a 4-D tensor); `beta` rides along as an IR attribute (the NPU's exp
+    table takes it), so the node keeps its quantized input."""
     rank = len(imp.t(op.inputs[0]).shape)
     x, y = imp.value(op.inputs[0]), imp.output(op.outputs[0])
     beta = float(op.options.get("Beta", 1.0))
-    if beta != 1.0:
-        scaled = imp.temp(x, imp.g[x].shape, x, dtype="float32")
-        imp.g[scaled].quant = None
-        imp.node(op, "Mul", [x, imp.array(np.array(beta, np.float32), f"{y}__beta")], [scaled], "_beta")
-        x = scaled
-    imp.node(op, "Softmax", [x], [y], axis=ir_axis(-1, rank))
+    imp.node(op, "Softmax", [x], [y], axis=ir_axis(-1, rank), **({} if beta == 1.0 else {"beta": beta}))
 
 
 @converter("ARG_MAX", "ARG_MIN")

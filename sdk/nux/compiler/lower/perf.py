@@ -37,8 +37,11 @@ ADD_DRAIN = 20
 DRAM_LATENCY = 20
 BURSTS_PER_CYCLE = 0.73
 VECTOR_PARAMS = {VectorOp.ADD: 6, VectorOp.LUT: 0}
+REDUCE_POST = 40  # the RECIP divider / RSQRT Newton-Raphson of one group (isa11 spec: ~40 cycles)
 
-_QUEUE = {Opcode.LOAD: 0, Opcode.GEMM: 1, Opcode.REQUANT: 1, Opcode.VECTOR: 1, Opcode.POOL: 1, Opcode.STORE: 2}
+_QUEUE = {Opcode.LOAD: 0, Opcode.GATHER: 0, Opcode.GEMM: 1, Opcode.REQUANT: 1, Opcode.VECTOR: 1, Opcode.POOL: 1,
+          Opcode.REDUCE: 1, Opcode.LUTW: 1, Opcode.STORE: 2}
+_WIDE = (Mem.ACC, Mem.LUTW)  # int32 memories: 4 bytes per lane in DRAM
 # (queue, flag) -> channel: 0 = L->C, 1 = C->L, 2 = C->S, 3 = S->C
 _PUSH = {(0, "push_next"): 0, (1, "push_prev"): 1, (1, "push_next"): 2, (2, "push_prev"): 3}
 _POP = {(1, "pop_prev"): 0, (0, "pop_next"): 1, (2, "pop_prev"): 2, (1, "pop_next"): 3}
@@ -55,7 +58,7 @@ def _beats(config: NpuConfig, nbytes: int, offset: int) -> int:
 def _dma_rows(ins: Instr, config: NpuConfig) -> tuple[int, int, int, bool]:
     """(data rows, padding rows, bytes per row, contiguous whole-beat run) of a LOAD or STORE."""
     v = ins.values
-    esize = 4 if v.get("dst", v.get("src")) == Mem.ACC else 1
+    esize = 4 if v.get("dst", v.get("src")) in _WIDE else 1
     row = (v["row_elems"] or config.dim) * esize
     data = v["x_size"] * v["y_size"] * v["z_size"]
     total = data
@@ -93,9 +96,14 @@ def compute_cycles(ins: Instr, config: NpuConfig) -> float:
         # chained preloading GEMMs of R rows take max(R, (3*dim - 2 + R) / 2) each (rtl_compute.md)
         return max(rows, (3 * config.dim - 2 + rows) / 2) if v["preload"] else rows
     if ins.opcode is Opcode.REQUANT:
-        return 2 + v["n_rows"]
+        groups = -(-v["n_rows"] // v["group_rows"]) if v.get("row_scale", 0) else 0
+        return 2 + v["n_rows"] + groups
     if ins.opcode is Opcode.VECTOR:
         return VECTOR_PARAMS.get(v["vop"], 2) + v["x_size"] * v["y_size"]
+    if ins.opcode is Opcode.REDUCE:
+        return 2 + v["group_rows"] * v["n_groups"] + (REDUCE_POST * v["n_groups"] if v["post"] else 0)
+    if ins.opcode is Opcode.LUTW:
+        return 2 + v["x_size"] * v["y_size"]
     return 2 + v["x_size"] * v["y_size"] * v["win_x"] * v["win_y"]  # POOL
 
 
@@ -142,7 +150,7 @@ class _Model:
     def _run(self, ins: Instr, q: int, start: float) -> float:
         """Occupy queue q from `start`; return when the instruction's writes are visible."""
         cfg = self.config
-        if ins.opcode is Opcode.LOAD:
+        if ins.opcode in (Opcode.LOAD, Opcode.GATHER):
             self.free[0] = start + load_cycles(ins, cfg)
             return self.free[0] + DRAM_LATENCY
         if ins.opcode is Opcode.STORE:
