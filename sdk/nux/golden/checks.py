@@ -8,7 +8,20 @@ check raises NpuFault with the instruction's index; nothing here changes machine
 from __future__ import annotations
 
 from nux.golden.errors import NpuFault
-from nux.isa import MAX_TOKENS, QUEUE_OF, ErrorCode, Instr, Mem, NpuConfig, Opcode, PoolOp, Queue, VectorOp
+from nux.isa import (
+    ISA_VERSION,
+    MAX_TOKENS,
+    QUEUE_OF,
+    ErrorCode,
+    Instr,
+    Mem,
+    NpuConfig,
+    Opcode,
+    PoolOp,
+    Queue,
+    VectorOp,
+    instr_minor,
+)
 
 # Token channels, numbered for the per-task counter list.
 L2C, C2L, C2S, S2C = range(4)
@@ -26,6 +39,11 @@ VECTOR_PARAM_ROWS = {VectorOp.ADD: 6, VectorOp.MUL: 2, VectorOp.MAX: 2, VectorOp
 _SIZE_FIELDS = ("x_size", "y_size", "z_size", "n_rows", "win_x", "win_y")
 
 
+def esize(mem: Mem) -> int:
+    """Bytes per lane in DRAM: int32 for ACC and the wide LUT, a byte for SP and the LUT."""
+    return 4 if mem in (Mem.ACC, Mem.LUTW) else 1
+
+
 def row_elems(ins: Instr, config: NpuConfig) -> int:
     """LOAD/STORE lanes per row: the field, with 0 meaning dim."""
     return ins.row_elems or config.dim
@@ -38,9 +56,13 @@ def queue_of(ins: Instr) -> Queue | None:
     return QUEUE_OF[ins.opcode]
 
 
-def check_fields(ins: Instr, config: NpuConfig, pc: int) -> None:
-    """BAD_FIELD: sizes 0, row_elems > dim, undefined enum values (reserved bits are the decoder's job)."""
+def check_fields(ins: Instr, config: NpuConfig, pc: int, isa_minor: int = ISA_VERSION[1]) -> None:
+    """BAD_FIELD: sizes 0, row_elems > dim, undefined enum values, values a later ISA minor added (reserved bits
+    are the decoder's job)."""
     values = ins.values
+    if instr_minor(ins.opcode, values) > isa_minor:
+        raise NpuFault(ErrorCode.BAD_FIELD, pc, f"a field value of ISA 1.{instr_minor(ins.opcode, values)} on a "
+                       f"1.{isa_minor} device")
     for name in _SIZE_FIELDS:
         if values.get(name, 1) == 0:
             raise NpuFault(ErrorCode.BAD_FIELD, pc, f"{name} is 0")
@@ -144,7 +166,7 @@ def touched_rows(ins: Instr, config: NpuConfig) -> list[tuple[Mem, int]]:
 
 def check_rows(ins: Instr, config: NpuConfig, pc: int) -> None:
     """SPAD_OOB: every SP, ACC and LUT row `ins` touches must exist."""
-    limits = {Mem.SP: config.sp_rows, Mem.ACC: config.acc_rows, Mem.LUT: config.lut_rows}
+    limits = {Mem.SP: config.sp_rows, Mem.ACC: config.acc_rows, Mem.LUT: config.lut_rows, Mem.LUTW: config.lut_rows}
     for mem, row in touched_rows(ins, config):
         if row >= limits[mem]:
             raise NpuFault(ErrorCode.SPAD_OOB, pc, f"{mem.name} row {row} >= {limits[mem]}")
@@ -153,9 +175,9 @@ def check_rows(ins: Instr, config: NpuConfig, pc: int) -> None:
 def dram_end(ins: Instr, config: NpuConfig) -> int:
     """One past the last arena byte a LOAD or STORE touches (the formula of section 5)."""
     v = ins.values
-    esize = 4 if Mem(v["dst" if ins.opcode is Opcode.LOAD else "src"]) is Mem.ACC else 1
+    size = esize(Mem(v["dst" if ins.opcode is Opcode.LOAD else "src"]))
     steps = ((v["x_size"], v["x_stride"]), (v["y_size"], v["y_stride"]), (v["z_size"], v["z_stride"]))
-    return _last(v["dram_offset"], *steps) + row_elems(ins, config) * esize
+    return _last(v["dram_offset"], *steps) + row_elems(ins, config) * size
 
 
 def check_arena(ins: Instr, config: NpuConfig, arena_size: int, pc: int) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nux.golden.checks import VECTOR_PARAM_ROWS, dram_end, row_elems
+from nux.golden.checks import VECTOR_PARAM_ROWS, dram_end, esize, row_elems
 from nux.golden.errors import Cancelled, NpuFault
 from nux.golden.requant import _mbqm, _requant, wrap32
 from nux.isa import ErrorCode, Instr, Mem, Opcode, PoolOp, VectorOp
@@ -75,20 +75,21 @@ def execute_load(m: Machine, ins: Instr, arena_base: int, cancel: threading.Even
     v = ins.values
     dst = Mem(v["dst"])
     lanes = row_elems(ins, m.config)
-    nbytes = lanes * (4 if dst is Mem.ACC else 1)
+    wide = esize(dst) == 4
+    nbytes = lanes * esize(dst)
     xn = v["x_pad_before"] + v["x_size"] + v["x_pad_after"]
     yn = v["y_pad_before"] + v["y_size"] + v["y_pad_after"]
     total = v["z_size"] * yn * xn
     mem = m.memory(dst)
     block = mem[v["dst_row"] : v["dst_row"] + total]
-    block[...] = byte_value(v["pad_value"], True) if dst is Mem.ACC else v["pad_value"]
+    block[...] = byte_value(v["pad_value"], True) if wide else v["pad_value"]
     # Destination rows of the non-padding (z, y, x) positions, in the same order as their DRAM addresses.
     rows = grid(v["y_pad_before"] * xn + v["x_pad_before"], (v["z_size"], yn * xn), (v["y_size"], xn), (v["x_size"], 1))
     addrs = _dram_rows(ins, arena_base)
     offsets = np.arange(nbytes, dtype=np.int64)
     for part in _chunks(rows.size, CHUNK_ROWS, cancel):
         data = m.dram[addrs[part, None] + offsets]
-        block[rows[part], :lanes] = data.view("<i4") if dst is Mem.ACC else data
+        block[rows[part], :lanes] = data.view("<i4") if wide else data
     m.count(DMA_RD_BYTES=rows.size * nbytes)
 
 
