@@ -18,7 +18,6 @@ import numpy as np
 from nux.compiler.lower import ArenaEmitter, conv2d
 from nux.compiler.lower.movers import depth_to_space, gather, transpose
 from nux.isa import NpuConfig
-from tabulate import tabulate
 
 MOVERS = [  # (name, lowering, x shape, y shape, arguments)
     ("transpose NCHW->NHWC 1x64x28x28", transpose, (1, 64, 28, 28), (1, 28, 28, 64), ((0, 2, 3, 1),)),
@@ -85,7 +84,9 @@ def main() -> None:
     rows = [(*r, f"{r[1] / r[2]:.2f}") for r in rows]
     if args.net:
         rows += _network(config)
-    print(tabulate(rows, headers=["layer", "ISA 1.0 cycles", "ISA 1.1 cycles", "speed-up"], intfmt=","))
+    print(f"{'layer':58} {'ISA 1.0 cycles':>15} {'ISA 1.1 cycles':>15} {'speed-up':>8}")
+    for name, old, new, gain in rows:
+        print(f"{name:58} {old:15,d} {new:15,d} {gain:>8}")
 
 
 if __name__ == "__main__":

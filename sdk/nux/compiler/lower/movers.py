@@ -167,21 +167,27 @@ def _box(shape: Sequence[int], src_strides: Sequence[int], dst_strides: Sequence
     return [(int(n), int(s), int(d)) for n, s, d in zip(shape, src_strides, dst_strides, strict=True)]
 
 
+def _row_major(shape: Sequence[int]) -> list[int]:
+    return [prod(shape[k + 1 :]) for k in range(len(shape))]
+
+
 def copy(em: Emitter, x: ActTensor, y: ActTensor) -> LayerCost:
     """Reshape / Flatten / Identity / relayout: y's elements in x's logical row-major order.
 
-    4-D tensors are NHWC in DRAM, so a reshape that changes a 4-D shape into another 4-D shape is Unsupported.
+    A reshape between two different 4-D shapes (both NHWC in DRAM) goes through a row-major scratch copy.
     """
     if x.nbytes != y.nbytes or x.dtype != y.dtype:
         raise LoweringError(f"copy of {x.shape} {x.dtype} into {y.shape} {y.dtype}")
-    if len(y.shape) != 4:  # walk x's logical box; y is row-major in x's logical order
-        axes = _box(x.shape, _strides(x), [prod(x.shape[k + 1 :]) for k in range(len(x.shape))])
-    elif len(x.shape) != 4 or x.shape == y.shape:
-        axes = _box(y.shape, [prod(y.shape[k + 1 :]) for k in range(4)] if x.shape != y.shape else _strides(x),
-                    _strides(y))
-    else:
-        raise Unsupported(f"reshape {x.shape} -> {y.shape} between two NHWC 4-D layouts")
-    return _finish(em, copy_box(em, x.offset, y.offset, axes), "copy")
+    if x.shape == y.shape:
+        return _finish(em, copy_box(em, x.offset, y.offset, _box(x.shape, _strides(x), _strides(y))), "copy")
+    if len(y.shape) != 4 or len(x.shape) != 4:  # walk x's logical box into row-major / row-major into y's box
+        axes = _box(x.shape, _strides(x), _row_major(x.shape)) if len(y.shape) != 4 else \
+            _box(y.shape, _row_major(y.shape), _strides(y))
+        return _finish(em, copy_box(em, x.offset, y.offset, axes), "copy")
+    flat = em.scratch(x.nbytes)
+    program = _chain([copy_box(em, x.offset, flat, _box(x.shape, _strides(x), _row_major(x.shape))),
+                      copy_box(em, flat, y.offset, _box(y.shape, _row_major(y.shape), _strides(y)))])
+    return _finish(em, program, "copy (through a row-major scratch)")
 
 
 def transpose(em: Emitter, x: ActTensor, y: ActTensor, perm: Sequence[int]) -> LayerCost:
