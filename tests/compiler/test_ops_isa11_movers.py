@@ -25,13 +25,13 @@ from nux.isa import NpuConfig, Opcode, required_minor
 from onnx import helper
 
 sys.path.insert(0, str(Path(__file__).parent / "lower"))
-from lower_rig import run  # noqa: E402  (the golden runner of the lowering tests, in order and decoupled)
+from lower_rig import emitter, run  # noqa: E402  (the golden runner of the lowering tests, in order and decoupled)
 
 MINORS = (0, 1)
 
 
-def _emitter(isa_minor: int, dim: int = 8, sp_rows: int = 64, acc_rows: int = 64) -> ArenaEmitter:
-    return ArenaEmitter(NpuConfig(dim=dim, sp_rows=sp_rows, acc_rows=acc_rows), isa_minor=isa_minor)
+def _emitter(isa_minor: int, sp_rows: int = 64, acc_rows: int = 64) -> ArenaEmitter:
+    return emitter(8, sp_rows, acc_rows, isa_minor)  # a small SP: many bands
 
 
 def _rand(rng, shape, dtype="int8"):
