@@ -21,7 +21,7 @@ from nux.compiler.lower.movers import depth_to_space, gather, progressions, spac
 from nux.compiler.lower.perf import predict_cycles
 from nux.golden import kernels
 from nux.golden.requant import quantize_multiplier
-from nux.isa import NpuConfig, Opcode, required_minor
+from nux.isa import NpuConfig, Opcode, parse_program, required_minor
 from nux.reference import run_onnx
 from onnx import helper, numpy_helper
 
@@ -357,3 +357,27 @@ def test_shufflenet_runs_on_the_npu_end_to_end(shufflenet_qdq):
         diff = np.abs(ours - run_onnx(shufflenet_qdq, feeds)["output"]) / step
         assert np.mean(diff <= 1.001) >= 0.95 and diff.max() <= 2.001, (np.mean(diff <= 1.001), diff.max())
     assert _layer_cycles(new, "Gather") < _layer_cycles(old, "Gather") / 2
+
+
+# ---------------------------------------------------------------------- the performance model's 1.1 costs
+def test_perf_model_prices_every_11_instruction():
+    cfg = NpuConfig(dim=8)
+
+    def cycles(*text: str) -> int:
+        return predict_cycles(cfg, parse_program("\n".join(text)))
+
+    base = cycles("load x_size=64 x_stride=8")
+    near = cycles("gather x_size=64 x_stride=64 lane_stride=2")  # 8 lanes within 2 beats: one burst per row
+    far = cycles("gather x_size=64 x_stride=64 lane_stride=100")  # one single-beat burst per lane
+    assert base < near < far and far - base > 64 * 8 * 0.9
+    contiguous = cycles("store x_size=64 x_stride=8")
+    assert contiguous < cycles("store x_size=64 x_stride=64 lane_stride=3") < cycles(
+        "store x_size=64 x_stride=64 lane_stride=100")
+    assert cycles("load dst=lutw x_size=32 x_stride=32") == cycles("load dst=acc x_size=32 x_stride=32")
+    plain = cycles("reduce rop=sum group_rows=4 n_groups=8")
+    assert cycles("reduce rop=sum post=recip group_rows=4 n_groups=8") == plain + 8 * 40
+    assert cycles("lutw x_size=10 y_size=3") - cycles("lutw x_size=1 y_size=1") == 29
+    gemm = cycles("gemm preload=1 x_size=100")
+    assert cycles("gemm preload=1 x_size=100 bias_en=1") == cycles("gemm preload=1 x_size=100 wzp_en=1") == gemm + 1
+    requant = cycles("requant n_rows=16")
+    assert cycles("requant n_rows=16 row_scale=1 group_rows=4") == requant + 4
