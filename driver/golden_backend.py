@@ -279,4 +279,4 @@ def open_golden(arg: str | None, **options: object) -> Device:
     return construct("golden", GoldenDevice, **options)
 
 
-register_backend("golden", open_golden, help="NumPy golden model (options: config, dram_size, hang)")
+register_backend("golden", open_golden, help="NumPy golden model (options: config, dram_size, hang, isa_minor)")
