@@ -74,6 +74,52 @@ def mobilenetv2(stages=MOBILENETV2, stem: int = 32, head: int = 1280, classes: i
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(head, classes))
 
 
+# (output channels, units) per stage after a 24-channel stem, 3 groups: ShuffleNet v1 (g = 3)
+SHUFFLENET = ((240, 4), (480, 8), (960, 4))
+
+
+class ChannelShuffle(nn.Module):
+    """ShuffleNet's channel shuffle, written the way models do it: Reshape -> Transpose -> Reshape."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return x.reshape(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class _ShuffleUnit(nn.Module):
+    """ShuffleNet v1 unit: grouped 1x1 + ReLU, channel shuffle, depthwise 3x3 (stride), grouped 1x1; then
+    relu(x + branch) at stride 1, relu(concat(avgpool3x3/2(x), branch)) at stride 2."""
+
+    def __init__(self, cin: int, cout: int, stride: int, groups: int):
+        super().__init__()
+        mid = cout // 4
+        out = cout - cin if stride == 2 else cout
+        first = groups if cin % groups == 0 else 1
+        self.branch = nn.Sequential(*_conv_bn(cin, mid, 1, groups=first), nn.ReLU(), ChannelShuffle(groups),
+                                    *_conv_bn(mid, mid, 3, stride, groups=mid), *_conv_bn(mid, out, 1, groups=groups))
+        self.pool = nn.AvgPool2d(3, 2, 1) if stride == 2 else None
+
+    def forward(self, x):
+        y = self.branch(x)
+        return torch.relu(torch.cat([self.pool(x), y], 1) if self.pool is not None else x + y)
+
+
+def shufflenet(stages=SHUFFLENET, groups: int = 3, stem: int = 24, classes: int = 1000) -> nn.Module:
+    """Stem conv 3x3/2 + maxpool 3x3/2, ShuffleNet v1 units (the first of each stage at stride 2), global average
+    pool, FC. Every stage's channels must divide by 4 * groups."""
+    layers, cin = [], stem
+    for cout, units in stages:
+        for i in range(units):
+            layers.append(_ShuffleUnit(cin, cout, 2 if i == 0 else 1, groups))
+            cin = cout
+    return nn.Sequential(*_conv_bn(3, stem, 3, 2), nn.ReLU(), nn.MaxPool2d(3, 2, 1), *layers,
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes))
+
+
 def quantized(builder: Callable[..., nn.Module], size: int, calibration: int = 2, seed: int = 0,
               **sizes) -> onnx.ModelProto:
     """`builder(**sizes)` (random weights from `seed`) exported at input 1x3x`size`x`size` and quantized with

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def conv_enf_file(npu_qdq, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("conv") / "conv.enf"
-    save_enf(nux.compiler.compile(npu_qdq, CONFIG), path)
+    save_enf(nux.compiler.compile(npu_qdq, CONFIG, isa_minor=0), path)  # the RTL implements ISA 1.0
     return path
 
 

@@ -34,8 +34,8 @@ def _enf_for(model: object, device: str) -> Enf:
     if enf is not None:
         return enf
     with Npu(device) as npu:
-        config = npu.config
-    return compile_cached(model, config)
+        config, minor = npu.config, npu.version[1]
+    return compile_cached(model, config, isa_minor=minor)
 
 
 def _device_env(enf: Enf, device: str) -> dict[str, str]:

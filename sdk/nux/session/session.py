@@ -50,7 +50,8 @@ def create(model: object, device: str | Npu | None = None, *, timeout: float | N
         npu, owns = Npu(device, timeout=DEFAULT_TIMEOUT if timeout is None else timeout, **device_options), True
     try:
         if enf is None:
-            enf = compile_cached(model, npu.config, input_shapes=input_shapes, fallback=fallback, cache=cache)
+            enf = compile_cached(model, npu.config, input_shapes=input_shapes, fallback=fallback, cache=cache,
+                                 isa_minor=npu.version[1])
         return Session(enf, npu, owns_npu=owns, max_in_flight=max_in_flight)
     except BaseException:
         if owns:

@@ -21,7 +21,7 @@ import onnx
 from filelock import FileLock
 
 from nux.enf import MAGIC, Enf, EnfError, load_enf, read_enf, save_enf
-from nux.isa import NpuConfig
+from nux.isa import ISA_VERSION, NpuConfig
 from nux.session.tensors import SessionError
 
 #: A model that still has to be compiled, kept as given (the compiler's front ends recognise TFLite by its file
@@ -87,14 +87,17 @@ def cache_key(model: Source, config: NpuConfig, options: Mapping[str, object]) -
 
 
 def compile_cached(model: Source, config: NpuConfig, *, input_shapes: Mapping[str, Sequence[int]] | None = None,
-                   fallback: bool = True, cache: bool = True) -> Enf:
-    """`nux.compiler.compile(model, config, ...)`, memoised on disk when `cache` (see the module docstring)."""
+                   fallback: bool = True, cache: bool = True, isa_minor: int = ISA_VERSION[1]) -> Enf:
+    """`nux.compiler.compile(model, config, ...)`, memoised on disk when `cache` (see the module docstring);
+    `isa_minor`: the ISA 1.x the device implements (a 1.0 NPU gets 1.0 programs)."""
     from nux.compiler import compile
 
     shapes = {k: [int(d) for d in v] for k, v in (input_shapes or {}).items()}
+    options = dict(input_shapes=shapes, fallback=fallback, progress=None, isa_minor=isa_minor)
     if not cache:
-        return compile(model, config, input_shapes=shapes, fallback=fallback, progress=None)
-    path = cache_dir() / f"{cache_key(model, config, {'input_shapes': shapes, 'fallback': fallback})}.enf"
+        return compile(model, config, **options)
+    key = {"input_shapes": shapes, "fallback": fallback, "isa_minor": isa_minor}
+    path = cache_dir() / f"{cache_key(model, config, key)}.enf"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path.with_suffix(".lock"))):
         if path.is_file():
@@ -102,6 +105,6 @@ def compile_cached(model: Source, config: NpuConfig, *, input_shapes: Mapping[st
                 return load_enf(path)
             except EnfError:
                 pass  # a damaged entry (disk trouble, an older format): compile it again
-        enf = compile(model, config, input_shapes=shapes, fallback=fallback, progress=None)
+        enf = compile(model, config, **options)
         save_enf(enf, path)  # atomic: written to a temporary file, then renamed
     return enf

@@ -6,7 +6,7 @@ import numpy as np
 from nux.compiler.lower import ActTensor, ArenaEmitter
 from nux.golden.decoupled import run_decoupled
 from nux.golden.machine import Machine
-from nux.isa import Instr, NpuConfig, Opcode, assemble
+from nux.isa import ISA_VERSION, Instr, NpuConfig, Opcode, assemble
 
 
 def to_dram(t: ActTensor, value: np.ndarray) -> np.ndarray:
@@ -51,5 +51,6 @@ def run(em: ArenaEmitter, inputs: dict[ActTensor, np.ndarray], outputs: list[Act
     return results
 
 
-def emitter(dim: int = 8, sp_rows: int = 512, acc_rows: int = 256) -> ArenaEmitter:
-    return ArenaEmitter(NpuConfig(dim=dim, sp_rows=sp_rows, acc_rows=acc_rows))
+def emitter(dim: int = 8, sp_rows: int = 512, acc_rows: int = 256, isa_minor: int = ISA_VERSION[1]) -> ArenaEmitter:
+    """An emitter for a dim x dim NPU implementing ISA 1.`isa_minor` (default: the newest)."""
+    return ArenaEmitter(NpuConfig(dim=dim, sp_rows=sp_rows, acc_rows=acc_rows), isa_minor=isa_minor)

@@ -12,8 +12,9 @@ from nux.golden.requant import quantize_multiplier
 
 
 def case(rng, *, n=1, c=3, h=7, w=6, o=5, k=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1), dil=(1, 1), groups=1,
-         x_dtype="int8", w_dtype="int8", w_zp=0, clamp=None, dim=8, sp_rows=512, acc_rows=256, bias=True, w_range=None):
-    em = emitter(dim, sp_rows, acc_rows)
+         x_dtype="int8", w_dtype="int8", w_zp=0, clamp=None, dim=8, sp_rows=512, acc_rows=256, bias=True, w_range=None,
+         isa_minor=1):
+    em = emitter(dim, sp_rows, acc_rows, isa_minor)
     x_lo, x_hi = (-128, 128) if x_dtype == "int8" else (0, 256)
     x_zp = int(rng.integers(x_lo, x_hi))
     xv = rng.integers(x_lo, x_hi, size=(n, c, h, w)).astype(x_dtype)
@@ -75,8 +76,8 @@ def test_conv_uint8_weights_with_zero_point():
 def test_conv_per_channel_zero_points_folded_or_unsupported():
     rng = np.random.default_rng(4)
     case(rng, c=4, o=3, w_dtype="uint8", w_zp=np.array([120, 130, 125]), w_range=(2, 248))
-    with pytest.raises(Unsupported, match="zero points"):
-        case(rng, c=4, o=3, w_dtype="uint8", w_zp=np.array([0, 255, 128]), w_range=(100, 200))
+    with pytest.raises(Unsupported, match="zero points"):  # ISA 1.0; 1.1 runs it with GEMM wzp_en
+        case(rng, c=4, o=3, w_dtype="uint8", w_zp=np.array([0, 255, 128]), w_range=(100, 200), isa_minor=0)
 
 
 @pytest.mark.parametrize(("c", "o", "groups"), [(16, 16, 16), (12, 24, 4), (6, 6, 2), (32, 32, 32)])
@@ -94,11 +95,12 @@ def test_conv_dim16_and_large_pads():
 
 
 def test_bias_as_gemm_chunk_and_as_acc_loads():
-    """A 1x1 conv with few chunks takes the bias as a GEMM chunk; a bias beyond that chunk's range is loaded."""
+    """ISA 1.0: a 1x1 conv with few chunks takes the bias as a GEMM chunk; a bias beyond that chunk's range is
+    loaded (1.1 uses GEMM bias_en: tests/compiler/test_ops_isa11_movers.py)."""
     rng = np.random.default_rng(11)
-    cost = case(rng, c=8, o=12, k=(1, 1), pads=(0, 0, 0, 0), h=9, w=9)
+    cost = case(rng, c=8, o=12, k=(1, 1), pads=(0, 0, 0, 0), h=9, w=9, isa_minor=0)
     assert "bias gemm" in cost.notes[-1]
-    em = emitter()
+    em = emitter(isa_minor=0)
     x, y = em.activation((1, 8, 3, 3)), em.activation((1, 4, 3, 3))
     big = conv2d(em, x, y, np.ones((4, 8, 1, 1), np.int8), 0.01, 0, np.array([1 << 24, 0, -5, 7]))
     assert "bias acc" in big.notes[-1]

@@ -12,7 +12,7 @@ from nux.compiler import lower
 from nux.compiler.adapters import Act, adapter
 from nux.compiler.adapters.eltwise import operand
 from nux.compiler.ir import Graph, Node
-from nux.compiler.lower import ActTensor, Emitter, LayerCost, Unsupported
+from nux.compiler.lower import ActTensor, Emitter, LayerCost, Unsupported, movers
 
 
 def _same(node: Node, *tensors: ActTensor) -> None:
@@ -118,3 +118,22 @@ def depth_to_space(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost
     mode = node.attr("mode", b"DCR")
     return lower.depth_to_space(em, x, y, int(node.attr("blocksize")),
                                               mode.decode() if isinstance(mode, bytes) else mode)
+
+
+@adapter("SpaceToDepth")
+def space_to_depth(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
+    x, y = _moved(node, act)
+    return movers.space_to_depth(em, x, y, int(node.attr("blocksize")))
+
+
+@adapter("Gather")
+def gather(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
+    """Gather with constant scalar or 1-D indices (a channel shuffle after passes.shuffle, a selection)."""
+    x, y = _moved(node, act)
+    t = graph[node.inputs[1]]
+    if not t.is_const:
+        raise Unsupported("Gather with non-constant indices")
+    if np.ndim(t.data) > 1:
+        raise Unsupported(f"Gather with {np.ndim(t.data)}-D indices")
+    axis = int(node.attr("axis", 0)) % len(x.shape)
+    return movers.gather(em, x, y, np.asarray(t.data).reshape(-1), axis, keep_axis=np.ndim(t.data) == 1)

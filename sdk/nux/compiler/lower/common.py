@@ -82,11 +82,11 @@ def finish_layer(em: Emitter, program: list[Instr], macs: int, notes: list[str] 
     load = store = rows = 0
     for ins in program:
         v = ins.values
-        if ins.opcode in (Opcode.LOAD, Opcode.STORE):
+        if ins.opcode in (Opcode.LOAD, Opcode.GATHER, Opcode.STORE):
             mem = v.get("dst", v.get("src"))
-            row = (v["row_elems"] or cfg.dim) * (4 if mem == Mem.ACC else 1)
+            row = (v["row_elems"] or cfg.dim) * (4 if mem in (Mem.ACC, Mem.LUTW) else 1)
             nbytes = row * v["x_size"] * v["y_size"] * v["z_size"]
-            if ins.opcode is Opcode.LOAD:
+            if ins.opcode is not Opcode.STORE:
                 load += nbytes
             else:
                 store += nbytes

@@ -262,20 +262,22 @@ def _pad_copy(em: Emitter, x: ActTensor, pads: tuple[int, int, int, int], zp_row
     return out
 
 
-def _bundle_weights(w: np.ndarray, zp: int, geo: ConvGeometry, chunks: list[_Chunk], g0: int, g1: int,
+def _bundle_weights(w: np.ndarray, zp: np.ndarray, geo: ConvGeometry, chunks: list[_Chunk], g0: int, g1: int,
                     dim: int) -> np.ndarray:
-    """B (chunks*dim, Ob) of groups g0..g1-1: lane k of chunk kc times output channel o (zp across groups)."""
+    """B (chunks*dim, Ob) of groups g0..g1-1: lane k of chunk kc times output channel o (the channel's weight
+    zero point `zp[o]` across groups)."""
     o_total, cg = w.shape[0], w.shape[1]
     og = o_total // geo.groups
     ob = (g1 - g0) * og
-    b = np.full((len(chunks) * dim, ob), zp, dtype=w.dtype)
+    zp = np.broadcast_to(np.asarray(zp, dtype=np.int64), (o_total,))[g0 * og : g1 * og]
+    b = np.repeat(zp[None, :], len(chunks) * dim, axis=0).astype(w.dtype)
     o_group = np.arange(ob) // og
     for kc, ch in enumerate(chunks):
         ky, kx, c = ch.tap
         c_group, c_in = c // cg, c % cg
         vals = w[g0 * og : g1 * og][:, c_in, ky, kx].T  # lanes x Ob
         same = c_group[:, None] == o_group[None, :]
-        b[kc * dim : kc * dim + ch.lanes] = np.where(same, vals, zp)
+        b[kc * dim : kc * dim + ch.lanes] = np.where(same, vals, zp[None, :])
     return b
 
 
@@ -308,6 +310,7 @@ class _Job:
     bias: np.ndarray
     requant: Requant
     zp_row: int
+    wzp: np.ndarray | None = None  # per output channel weight zero points for GEMM wzp_en (then w_zp is 0)
 
 
 Plan = tuple[float, int, int, str | None, bool]  # (estimate, tile_m, tile_nt, bias mode, banded)
@@ -326,7 +329,9 @@ def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[Pl
     def band_rows(tm: int) -> int:
         return ((tm // wo - 1) * geo.strides[0] + (geo.kh - 1) * geo.dilations[0] + 1) * wp
 
-    modes: list[str | None] = ["acc"] + (["gemm"] if bias_chunk(bias, dim, nt) else []) if bias.any() else [None]
+    modes: list[str | None] = [None] if not bias.any() else ["row"] if job.em.isa_minor >= 1 else \
+        ["acc"] + (["gemm"] if bias_chunk(bias, dim, nt) else [])
+    wzp_rows = nt if job.wzp is not None else 0
     candidates = [r * wo for r in range(1, ho + 1) if band_rows(r * wo) <= cfg.sp_rows] if band \
         else _tile_candidates(ho, wo)
     out = []
@@ -337,8 +342,8 @@ def _plans(job: _Job, nt: int, kt: int, bias: np.ndarray, band: bool) -> list[Pl
             return estimate_cycles(cfg, rows, kt * taps, nt, tn, a_cost, True, mode)
 
         try:
-            plan = best_tiles(cfg, candidates, nt, True, estimate, int(mode == "gemm"),
-                              band_rows if band else None, taps)
+            plan = best_tiles(cfg, candidates, nt, True, estimate, int(mode == "gemm") + wzp_rows,
+                              band_rows if band else None, taps, bias_rows=mode == "row")
         except Unsupported:
             continue
         out.append((*plan, mode, band))
@@ -360,17 +365,40 @@ def _schedule(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image, pl
         return 0 if dry else em.const(make())
 
     chunk = bias_chunk(job.bias[o_sl], dim, nt) if mode == "gemm" else None
+    zps = job.w_zp if job.wzp is None else job.wzp
     ops = GemmOperands(kt=len(order) // taps, nt=nt, a_zp=job.x.zero_point, a_signed=job.x.signed,
                        w_zp=job.w_zp, w_signed=job.w.dtype == np.int8, requant=job.requant, taps=taps,
-                       w=const(lambda: weight_tiles(_bundle_weights(job.w, job.w_zp, geo, order, g0, g1, dim), dim,
+                       w=const(lambda: weight_tiles(_bundle_weights(job.w, zps, geo, order, g0, g1, dim), dim,
                                                     job.w_zp)),
-                       bias=const(lambda: int32_row(job.bias[o_sl], nt * dim)) if mode == "acc" else None,
+                       bias=const(lambda: int32_row(job.bias[o_sl], nt * dim)) if mode in ("acc", "row") else None,
+                       bias_en=mode == "row",
+                       wzp=None if job.wzp is None else const(lambda: _zp_rows(job.wzp[o_sl], job.w.dtype, nt, dim)),
                        params=const(lambda: param_rows(dim, job.m[o_sl], job.s[o_sl], nt)),
                        bias_gemm=(const(lambda: chunk[0]), const(lambda: chunk[1])) if chunk else None)
     blocks = _blocks(n, ho, wo, tile_m)
     args = (cfg, img, order[::taps], geo.strides, job.y, (g0 * og, g1 * og), job.x.zero_point, job.zp_row, blocks)
     source = _BandSource(*args, geo=geo, lanes=[ch.lanes for ch in order[::taps]]) if band else _ConvSource(*args)
     return GemmSchedule(cfg, ops, source, len(blocks), tile_m, tile_nt).build()
+
+
+def _zp_rows(zp: np.ndarray, dtype: np.dtype, nt: int, dim: int) -> bytes:
+    """Per-column weight zero points as nt SP rows of dim bytes (GEMM wzp_en's wzp_row of each column tile)."""
+    rows = np.zeros(nt * dim, dtype=dtype)
+    rows[: zp.size] = zp
+    return rows.tobytes()
+
+
+def _weights(em: Emitter, w: np.ndarray, w_zero_point: np.ndarray | int) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """(weights, scalar w_zp, per-channel zero points for wzp_en or None): per-channel zero points fold into
+    int8 weights when w - zp fits; otherwise ISA 1.1's GEMM wzp_en subtracts them at preload (9-bit exact)."""
+    try:
+        w8, wzp = weights_8bit(w, w_zero_point)
+        return w8, wzp, None
+    except Unsupported:
+        if em.isa_minor < 1:
+            raise
+    zp = np.broadcast_to(np.asarray(w_zero_point, dtype=np.int64).ravel(), (w.shape[0],))
+    return w, 0, zp.copy()
 
 
 def _bundle(job: _Job, g0: int, g1: int, chunks: list[_Chunk], img: _Image,
@@ -405,13 +433,14 @@ def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.n
     """y = clamp(requant(conv(x - x.zp, w - w_zp) + bias)) with the per-channel multiplier x.scale*w_scale/y.scale.
 
     x, y: NHWC activations (logical NCHW shapes); w: (O, C/groups, kH, kW) int8/uint8; w_zero_point scalar or
-    per channel (differing per-channel zero points only when w - zp fits int8, else Unsupported); bias int32 per
+    per channel (differing per-channel zero points fold into int8 weights when w - zp fits; else GEMM wzp_en on
+    ISA 1.1, Unsupported on 1.0); bias int32 per
     output channel or None; pads (top, left, bottom, right); clamp: output bounds of a fused Relu/Clip.
     """
     w = np.asarray(w)
     geo = ConvGeometry(int(w.shape[2]), int(w.shape[3]), tuple(strides), tuple(pads), tuple(dilations), int(groups))
     _check(x, y, w, geo)
-    w8, wzp = weights_8bit(w, w_zero_point)
+    w8, wzp, per_channel = _weights(em, w, w_zero_point)
     dim = em.config.dim
     n, h, wi, c = x.nhwc
     o, cg = w.shape[:2]
@@ -420,7 +449,7 @@ def conv2d(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.n
     lo, hi = clamp_bounds(y, clamp)
     bias32 = np.zeros(o, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(o)
     job = _Job(em, x, y, w8, wzp, geo, m, s, bias32, Requant(y.signed, y.zero_point, lo, hi),
-               em.const(bytes([x.zp_byte]) * dim))
+               em.const(bytes([x.zp_byte]) * dim), per_channel)
     program: list[Instr] = []
     notes = []
     if _packed(geo, c, dim):

@@ -46,7 +46,11 @@ def gemm(em: Emitter, x: ActTensor, y: ActTensor, w: np.ndarray, w_scale: np.nda
     n = b.shape[1]
     scales = np.broadcast_to(np.asarray(w_scale, dtype=np.float64), (n,))
     if m_rows == 1 and np.all(scales == scales[0]):
-        return _gemv(em, x, y, b, float(scales[0]) * alpha, w_zero_point, bias, clamp)
+        try:
+            return _gemv(em, x, y, b, float(scales[0]) * alpha, w_zero_point, bias, clamp)
+        except Unsupported:  # (before any constant is placed) conv2d can still use ISA 1.1's GEMM wzp_en
+            if em.isa_minor < 1:
+                raise
     image_x = ActTensor(x.offset, (1, k, 1, m_rows), x.dtype, x.scale, x.zero_point)
     image_y = ActTensor(y.offset, (1, n, 1, m_rows), y.dtype, y.scale / alpha, y.zero_point)
     weights = np.ascontiguousarray(b.T).reshape(n, k, 1, 1)

@@ -19,6 +19,16 @@ Per-instruction costs (rtl_compute.md, rtl.md; constants the docs do not give we
   back and complete DRAM_LATENCY after their last request.
 - STORE: DMA_SETUP cycles, then contiguous whole-beat runs at beats + 1 cycle per row, other rows beats + 2;
   completes after the write responses (DRAM_LATENCY).
+
+ISA 1.1 additions (docs/isa.md; no RTL yet, so these are the costs the units are specified to meet):
+- GATHER (load queue) and STORE with lane_stride: a lane-strided row is either one burst over the row's whole
+  span (lanes picked from it, or written with byte strobes) or one single-beat burst per lane, whichever is
+  cheaper: reads max(span beats, 1/BURSTS_PER_CYCLE) vs lanes/BURSTS_PER_CYCLE, writes span beats + 2 vs
+  3 per lane (each lane priced as a one-element row).
+- LOAD dst=lutw moves int32 rows like dst=acc.
+- REDUCE: one row per cycle plus REDUCE_POST cycles per group with post != NONE; LUTW: one row per cycle; both
+  wait like VECTOR. GEMM wzp_en / bias_en read one more row (1 cycle); REQUANT row_scale reads one parameter
+  row per group.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ DRAM_LATENCY = 20
 BURSTS_PER_CYCLE = 0.73
 VECTOR_PARAMS = {VectorOp.ADD: 6, VectorOp.LUT: 0}
 REDUCE_POST = 40  # the RECIP divider / RSQRT Newton-Raphson of one group (isa11 spec: ~40 cycles)
+LANE_WRITE_CYCLES = 3  # one single-beat write burst per lane: what a one-element STORE row costs
 
 _QUEUE = {Opcode.LOAD: 0, Opcode.GATHER: 0, Opcode.GEMM: 1, Opcode.REQUANT: 1, Opcode.VECTOR: 1, Opcode.POOL: 1,
           Opcode.REDUCE: 1, Opcode.LUTW: 1, Opcode.STORE: 2}
@@ -56,7 +67,7 @@ def _beats(config: NpuConfig, nbytes: int, offset: int) -> int:
 
 
 def _dma_rows(ins: Instr, config: NpuConfig) -> tuple[int, int, int, bool]:
-    """(data rows, padding rows, bytes per row, contiguous whole-beat run) of a LOAD or STORE."""
+    """(data rows, padding rows, bytes per row, contiguous whole-beat run) of a LOAD, GATHER or STORE."""
     v = ins.values
     esize = 4 if v.get("dst", v.get("src")) in _WIDE else 1
     row = (v["row_elems"] or config.dim) * esize
@@ -73,18 +84,36 @@ def _dma_rows(ins: Instr, config: NpuConfig) -> tuple[int, int, int, bool]:
     return data, total - data, row, contiguous
 
 
+def _lane_span(ins: Instr, config: NpuConfig) -> tuple[int, int] | None:
+    """(lanes, beats of the row's span) of a lane-strided GATHER/STORE row, or None for a contiguous row."""
+    v = ins.values
+    stride = v.get("lane_stride", 0)
+    if not stride:
+        return None
+    lanes = v["row_elems"] or config.dim
+    esize = 4 if v.get("dst", v.get("src")) in _WIDE else 1
+    return lanes, _beats(config, (lanes - 1) * stride + esize, v["dram_offset"])
+
+
 def load_cycles(ins: Instr, config: NpuConfig) -> float:
-    """Cycles the load unit is busy with one LOAD (not counting the DRAM latency it overlaps)."""
+    """Cycles the load unit is busy with one LOAD or GATHER (not counting the DRAM latency it overlaps)."""
     data, pad, row, contiguous = _dma_rows(ins, config)
     beats = _beats(config, row, ins.values["dram_offset"])
     per_row = beats if contiguous else max(beats, 1 / BURSTS_PER_CYCLE)
+    lane = _lane_span(ins, config)
+    if lane is not None:
+        per_row = min(max(lane[1], 1 / BURSTS_PER_CYCLE), lane[0] / BURSTS_PER_CYCLE)
     return DMA_SETUP + data * per_row + pad
 
 
 def store_cycles(ins: Instr, config: NpuConfig) -> float:
     data, _, row, contiguous = _dma_rows(ins, config)
     beats = _beats(config, row, ins.values["dram_offset"])
-    return DMA_SETUP + data * (beats + (1 if contiguous else 2))
+    per_row = beats + (1 if contiguous else 2)
+    lane = _lane_span(ins, config)
+    if lane is not None:
+        per_row = min(lane[1] + 2, lane[0] * LANE_WRITE_CYCLES)
+    return DMA_SETUP + data * per_row
 
 
 def compute_cycles(ins: Instr, config: NpuConfig) -> float:
@@ -94,7 +123,8 @@ def compute_cycles(ins: Instr, config: NpuConfig) -> float:
         rows = v["x_size"] * v["y_size"]
         # the next tile preloads while this one streams, into the buffer the GEMM before it drained:
         # chained preloading GEMMs of R rows take max(R, (3*dim - 2 + R) / 2) each (rtl_compute.md)
-        return max(rows, (3 * config.dim - 2 + rows) / 2) if v["preload"] else rows
+        extra = v.get("wzp_en", 0) + v.get("bias_en", 0)  # one more SP / ACC row read each
+        return extra + (max(rows, (3 * config.dim - 2 + rows) / 2) if v["preload"] else rows)
     if ins.opcode is Opcode.REQUANT:
         groups = -(-v["n_rows"] // v["group_rows"]) if v.get("row_scale", 0) else 0
         return 2 + v["n_rows"] + groups

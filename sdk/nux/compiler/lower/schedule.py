@@ -66,7 +66,11 @@ class GemmOperands:
     w: the pre-tiled weights' offset, or None when the source gathers weight tiles itself (`load_w`, for
     activation x activation products); bias: int32 per column (NT*dim) loaded into ACC, or None for zero;
     params: per column tile a row of multipliers and a row of shifts (int32); bias_gemm: (A row, tiles) of the
-    bias as one more K chunk (common.bias_chunk), computed first in every block instead of ACC bias loads.
+    bias as one more K chunk (common.bias_chunk), computed first in every block instead of ACC bias loads;
+    bias_en (ISA 1.1): one bias row per column tile is loaded into ACC per block and the block's first GEMM of
+    each tile starts from it (GEMM bias_en) instead of a broadcast bias row per output row.
+    wzp: (ISA 1.1) arena offset of one SP row per column tile holding per-column weight zero points, subtracted
+    at preload (GEMM wzp_en; w_zp must be 0), loaded once into the top SP rows.
     """
 
     kt: int
@@ -82,15 +86,18 @@ class GemmOperands:
     bias_gemm: tuple[int, int] | None = None
     bias_per_row: bool = False  # bias is int32 per output row (lane 0 only; one column tile), not per column
     taps: int = 1  # weight tiles per chunk and column tile: GEMMs reading shifted views of one A buffer
+    bias_en: bool = False
+    wzp: int | None = None
 
 
 def buffers_fit(config: NpuConfig, tile_m: int, tile_nt: int, requant: bool, reserve: int = 0,
-                a_rows: int | None = None, taps: int = 1) -> bool:
-    """Do the double-buffered A, weight, output and ACC regions of a (tile_m, tile_nt) block fit?"""
+                a_rows: int | None = None, taps: int = 1, bias_rows: bool = False) -> bool:
+    """Do the double-buffered A, weight, output and ACC regions of a (tile_m, tile_nt) block fit?
+    `bias_rows`: the double-buffered bias rows of GEMM bias_en, tile_nt per block."""
     dim = config.dim
     a_rows = tile_m if a_rows is None else a_rows
     sp = 2 * a_rows + 2 * taps * tile_nt * dim + (2 * tile_m * tile_nt if requant else 0) + reserve
-    acc = 2 * tile_m * tile_nt + (4 * tile_nt if requant else 0)
+    acc = 2 * tile_m * tile_nt + (4 * tile_nt if requant else 0) + (2 * tile_nt if bias_rows else 0)
     return sp <= config.sp_rows and acc <= config.acc_rows
 
 
@@ -111,7 +118,10 @@ class GemmSchedule:
         self.sp_out = (2 * a + 2 * w, 2 * a + 2 * w + t * nt)
         self.acc_c = (0, t * nt)
         self.acc_p = (2 * t * nt, 2 * t * nt + 2 * nt)
+        self.acc_b = (2 * t * nt + 4 * nt, 2 * t * nt + 5 * nt)  # GEMM bias_en rows, one per column tile
         self.sp_bias = config.sp_rows - 1  # the bias chunk's A row (buffers_fit with reserve=1)
+        # the weight zero-point rows, below the bias chunk's row (buffers_fit with reserve=nt)
+        self.sp_wzp = config.sp_rows - ops.nt - int(ops.bias_gemm is not None)
         self.first_kc = -1 if ops.bias_gemm else 0
         self.blocks = [(m, n0) for m in range(blocks) for n0 in range(0, ops.nt, nt)]
         self.steps = [(b, kc) for b in range(len(self.blocks)) for kc in range(self.first_kc, ops.kt)]
@@ -146,11 +156,17 @@ class GemmSchedule:
         b, kc = self.steps[s]
         m, rows, n0, nts = self._block(b)
         instrs = []
+        if s == 0 and ops.wzp is not None:
+            instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.wzp, dst_row=self.sp_wzp, x_size=ops.nt,
+                                x_stride=dim))
         if s == 0 and ops.bias_gemm:
             instrs.append(Instr(Opcode.LOAD, dst=Mem.SP, dram_offset=ops.bias_gemm[0], dst_row=self.sp_bias))
         if kc == self.first_kc and ops.bias is not None and ops.bias_per_row:
             instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.bias + m * self.tile_m * 4,
                                 dst_row=self.acc_c[b % 2], x_size=rows, x_stride=4, row_elems=1))
+        elif kc == self.first_kc and ops.bias is not None and ops.bias_en:
+            instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.bias + n0 * dim * 4,
+                                dst_row=self.acc_b[b % 2], x_size=nts, x_stride=dim * 4))
         elif kc == self.first_kc and ops.bias is not None:
             instrs.append(Instr(Opcode.LOAD, dst=Mem.ACC, dram_offset=ops.bias + n0 * dim * 4,
                                 dst_row=self.acc_c[b % 2], x_size=rows, x_stride=0, y_size=nts, y_stride=dim * 4))
@@ -168,18 +184,24 @@ class GemmSchedule:
         _, rows, _, nts = self._block(b)
         acc_c = self.acc_c[b % 2]
         first_of_block, last_of_block = kc == self.first_kc, kc == ops.kt - 1
-        accumulate = ops.bias is not None or not first_of_block
+        accumulate = (ops.bias is not None and not ops.bias_en) or not first_of_block
+        start = dict(bias_en=1) if ops.bias is not None and ops.bias_en and first_of_block else {}
         if kc == -1:  # the bias chunk: one A row of uint8 (255, ..., 255, 1) again and again, int8 tiles, zp 0
             operand = dict(a_signed=0, w_signed=1, a_zp=0, w_zp=0)
             views = [(self.sp_bias, rows, 1, 0, 0)]
         else:
             operand = dict(a_signed=int(ops.a_signed), w_signed=int(ops.w_signed), a_zp=ops.a_zp & 0xFF,
                            w_zp=ops.w_zp & 0xFF)
+            if ops.wzp is not None:
+                operand["wzp_en"] = 1
             shifted = self.src.views(self.blocks[b][0], kc) if ops.taps > 1 else [(0, rows, 1, 1, 0)]
             views = [(self.sp_a[s % 2] + off, xs, ys, axs, ays) for off, xs, ys, axs, ays in shifted]
+        n0 = self.blocks[b][1]
         instrs = [Instr(Opcode.GEMM, preload=1, w_row=self.sp_w[s % 2] + (t * nts + j) * dim,
                         acc_base=acc_c + j * rows, a_base=base, x_size=xs, y_size=ys, a_xstride=axs, a_ystride=ays,
-                        accumulate=int(accumulate or t > 0), **operand)
+                        accumulate=int(accumulate or t > 0), **operand,
+                        **(dict(wzp_row=self.sp_wzp + n0 + j) if "wzp_en" in operand else {}),
+                        **(dict(start, bias_row=self.acc_b[b % 2] + j) if start and t == 0 else {}))
                   for t, (base, xs, ys, axs, ays) in enumerate(views) for j in range(nts)]
         rq = ops.requant
         # Without requant the store reads this ACC buffer: the block two back must have been stored.
@@ -217,7 +239,8 @@ def estimate_cycles(config: NpuConfig, block_rows: list[int], kt: int, nt_total:
 
     `a_row_cycles` is what one A row costs the load unit (the source knows its strides); weight rows are
     contiguous. `bias` "acc" adds the broadcast bias rows to the loads, "gemm" one more chunk to both. The full
-    model (perf.predict_cycles) prices the emitted program; this only ranks tilings.
+    model (perf.predict_cycles) prices the emitted program; this only ranks tilings. `bias` "row" (GEMM
+    bias_en) loads one bias row per column tile and block.
     """
     dim, beat = config.dim, config.axi_data_bits // 8
     w_row, acc_row = -(-dim // beat), -(-4 * dim // beat)
@@ -228,7 +251,8 @@ def estimate_cycles(config: NpuConfig, block_rows: list[int], kt: int, nt_total:
             gemm = nts * max(rows, 3 * dim - 2)
             compute = kt * gemm + (gemm if bias == "gemm" else 0)
             load = kt * (rows * a_row_cycles + nts * dim * w_row)
-            load += rows * nts * acc_row if bias == "acc" else nts * dim * w_row if bias == "gemm" else 0
+            load += rows * nts * acc_row if bias == "acc" else nts * dim * w_row if bias == "gemm" else \
+                nts * acc_row if bias == "row" else 0
             if requant:
                 compute += nts * (rows + 2 + 14) + 2 * dim
             total += max(compute, load) + 2 * dim
@@ -247,7 +271,8 @@ def choose_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requan
 
 def best_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requant: bool,
                estimate: Callable[[int, int], float], reserve: int = 0,
-               a_rows: Callable[[int], int] | None = None, taps: int = 1) -> tuple[float, int, int]:
+               a_rows: Callable[[int], int] | None = None, taps: int = 1,
+               bias_rows: bool = False) -> tuple[float, int, int]:
     """(estimated cycles, tile_m, tile_nt) of choose_tiles; `a_rows(tile_m)` sizes a banded A buffer."""
     best: tuple[float, int, int] | None = None
     for tile_m in sorted(set(candidates), reverse=True):
@@ -255,7 +280,7 @@ def best_tiles(config: NpuConfig, candidates: list[int], nt_total: int, requant:
         rows = a_rows(tile_m) if a_rows else None
 
         def fits(tn: int, tile_m: int = tile_m, rows: int | None = rows) -> bool:
-            return buffers_fit(config, tile_m, tn, requant, reserve, rows, taps)
+            return buffers_fit(config, tile_m, tn, requant, reserve, rows, taps, bias_rows)
 
         while tile_nt > 1 and not fits(tile_nt):
             tile_nt -= 1

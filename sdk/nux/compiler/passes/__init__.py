@@ -3,6 +3,7 @@
 from nux.compiler.ir import Graph
 from nux.compiler.passes.fuse import absorb_flatten_into_gemm, fold_pad_into_conv, fuse_activations, mark_views
 from nux.compiler.passes.pads import explicit_pads
+from nux.compiler.passes.shuffle import fuse_channel_shuffle
 
 
 def simplify(graph: Graph) -> Graph:
@@ -13,6 +14,7 @@ def simplify(graph: Graph) -> Graph:
     fold_pad_into_conv(graph)
     fuse_activations(graph)
     absorb_flatten_into_gemm(graph)
+    fuse_channel_shuffle(graph)
     mark_views(graph)
     graph.remove_unused()
     graph.check()
@@ -20,4 +22,4 @@ def simplify(graph: Graph) -> Graph:
 
 
 __all__ = ["simplify", "explicit_pads", "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm",
-           "mark_views"]
+           "fuse_channel_shuffle", "mark_views"]
