@@ -1,0 +1,292 @@
+"""The golden op-level reference of a quantized graph: every IR node computed on stored integers with
+`nux.golden.kernels` (TFLite's integer kernels), independently of the compiler's lowerings.
+
+`run_golden(graph, stored)` walks the simplified IR (nux.compiler.passes.simplify of the imported QDQ model) in
+node order; values are the stored int8/uint8 arrays in the IR's logical (NCHW) shapes. A node's fused clamp (Relu
+or Clip folded into it) bounds its requantization. Data movers are the same index arithmetic on the bytes (the
+compiler lowers them only when input and output share quantization, so no requant is involved). Unary functions
+are the 256-entry table `kernels.make_lut` builds from the float function written out here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from nux.compiler.ir import Graph, Node
+from nux.golden import kernels
+from nux.golden.requant import quantize_multiplier, requant, wrap32
+
+Values = dict[str, np.ndarray]
+
+
+def _q(graph: Graph, name: str) -> tuple[float, int, bool]:
+    t = graph[name]
+    return t.quant.scalar_scale, t.quant.scalar_zero_point, t.dtype == "int8"
+
+
+def _ints(graph: Graph, node: Node, index: int, default: list[int] | None = None) -> list[int] | None:
+    if len(node.inputs) <= index or not node.inputs[index]:
+        return default
+    return [int(v) for v in np.asarray(graph[node.inputs[index]].data).reshape(-1)]
+
+
+def _clamp(node: Node) -> dict:
+    lo, hi = node.clamp or (None, None)
+    return dict(lo=lo, hi=hi)
+
+
+def _requant(graph: Graph, node: Node, acc: np.ndarray, real: float | np.ndarray, axis: int = 1) -> np.ndarray:
+    """acc (int32 accumulators) -> the node's output bytes, multiplier(s) `real` along `axis`."""
+    _, y_zp, y_signed = _q(graph, node.outputs[0])
+    if np.ndim(real) == 0:
+        m, s = quantize_multiplier(float(real))
+        lo, hi = node.clamp or ((-128, 127) if y_signed else (0, 255))
+        return kernels.to_bytes_dtype(requant(np.asarray(acc), m, s, y_zp, lo, hi), y_signed)
+    ms = [quantize_multiplier(float(r)) for r in real]
+    m, s = np.array([m for m, _ in ms]), np.array([s for _, s in ms])
+    return kernels.requantize(acc, m, s, y_zp, y_signed, axis=axis, **_clamp(node))
+
+
+def _weight(graph: Graph, name: str, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t = graph[name]
+    scale = np.broadcast_to(np.asarray(t.quant.scale, np.float64).reshape(-1), (channels,))
+    zp = np.broadcast_to(np.asarray(t.quant.zero_point, np.int64).reshape(-1), (channels,))
+    return np.asarray(t.data), scale, zp
+
+
+def _bias(graph: Graph, node: Node, index: int) -> np.ndarray | None:
+    name = node.inputs[index] if len(node.inputs) > index else ""
+    return np.asarray(graph[name].data, np.int64).reshape(-1) if name else None
+
+
+def conv(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x_scale, x_zp, _ = _q(graph, node.inputs[0])
+    y_scale = _q(graph, node.outputs[0])[0]
+    w, w_scale, w_zp = _weight(graph, node.inputs[1], graph[node.outputs[0]].shape[1])
+    acc = kernels.conv2d_acc(v[node.inputs[0]], w, _bias(graph, node, 2), x_zp=x_zp, w_zp=w_zp,
+                             stride=tuple(node.attr("strides", [1, 1])), padding=tuple(node.attr("pads", [0] * 4)),
+                             dilation=tuple(node.attr("dilations", [1, 1])), groups=int(node.attr("group", 1)))
+    return _requant(graph, node, acc, x_scale * w_scale / y_scale)
+
+
+def conv_transpose(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x_scale, x_zp, _ = _q(graph, node.inputs[0])
+    y_scale = _q(graph, node.outputs[0])[0]
+    groups = int(node.attr("group", 1))
+    w, w_scale, w_zp = _weight(graph, node.inputs[1], graph[node.outputs[0]].shape[1] // groups)
+    w_scale, w_zp = np.tile(w_scale, groups), np.tile(w_zp, groups)
+    acc = kernels.conv_transpose_acc(
+        v[node.inputs[0]], w, _bias(graph, node, 2), x_zp=x_zp, w_zp=w_zp,
+        stride=tuple(node.attr("strides", [1, 1])), padding=tuple(node.attr("pads", [0] * 4)),
+        output_padding=tuple(node.attr("output_padding", [0, 0])), dilation=tuple(node.attr("dilations", [1, 1])),
+        groups=groups)
+    return _requant(graph, node, acc, x_scale * w_scale / y_scale)
+
+
+def gemm(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    """Gemm / MatMul: alpha * (A - a_zp) @ (B - b_zp) + beta * bias, B constant (per-column scales) or an
+    activation (per tensor); leading dimensions of a rank > 2 A are rows."""
+    a_scale, a_zp, _ = _q(graph, node.inputs[0])
+    y_scale = _q(graph, node.outputs[0])[0]
+    a = v[node.inputs[0]]
+    b_t = graph[node.inputs[1]]
+    trans_b = bool(node.attr("transB", 0))
+    alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
+    if b_t.is_const:
+        b = np.asarray(b_t.data).T if trans_b else np.asarray(b_t.data)
+        _, b_scale, b_zp = _weight(graph, node.inputs[1], b.shape[-1])
+    else:
+        b = v[node.inputs[1]]
+        b_scale, b_zp, _ = _q(graph, node.inputs[1])
+    bias = _bias(graph, node, 2) if node.op == "Gemm" else None
+    if bias is not None and beta != alpha:
+        bias = np.rint(bias * (beta / alpha)).astype(np.int64)
+    a2 = a.reshape(-1, a.shape[-1])
+    if b.ndim == 2:
+        acc = kernels.matmul_acc(a2, b, bias, a_zp=a_zp, b_zp=b_zp)
+    else:  # batched activation x activation: one matmul per leading index
+        b3 = b.reshape(-1, *b.shape[-2:])
+        a3 = a.reshape(b3.shape[0], -1, a.shape[-1])
+        acc = np.stack([kernels.matmul_acc(x, w, a_zp=a_zp, b_zp=b_zp) for x, w in zip(a3, b3, strict=True)])
+    out = _requant(graph, node, acc.reshape(-1, acc.shape[-1]), alpha * a_scale * b_scale / y_scale)
+    return out.reshape(graph[node.outputs[0]].shape)
+
+
+def _pool_pads(node: Node, x: np.ndarray) -> tuple[int, int, int, int]:
+    """ONNX pads plus ceil_mode's extra end padding (the last window starts inside the input or left pad)."""
+    kernel, strides = node.attr("kernel_shape"), node.attr("strides", [1, 1])
+    pads = list(node.attr("pads", [0, 0, 0, 0]))
+    if node.attr("ceil_mode", 0):
+        for i, size in enumerate(x.shape[2:]):
+            span = size + pads[i] + pads[i + 2] - kernel[i]
+            out = -(-span // strides[i]) + 1
+            if (out - 1) * strides[i] >= size + pads[i]:
+                out -= 1
+            pads[i + 2] += max(0, (out - 1) * strides[i] + kernel[i] - (size + pads[i] + pads[i + 2]))
+    return tuple(pads)  # type: ignore[return-value]
+
+
+def max_pool(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x = v[node.inputs[0]]
+    out = kernels.max_pool2d(x, tuple(node.attr("kernel_shape")), tuple(node.attr("strides", [1, 1])),
+                             _pool_pads(node, x))
+    x_scale, x_zp, _ = _q(graph, node.inputs[0])
+    if (x_scale, x_zp) == _q(graph, node.outputs[0])[:2] and not node.clamp:
+        return out
+    return _requant(graph, node, out.astype(np.int64) - x_zp, x_scale / _q(graph, node.outputs[0])[0])
+
+
+def avg_pool(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x = v[node.inputs[0]]
+    x_scale, x_zp, _ = _q(graph, node.inputs[0])
+    y_scale, y_zp, y_signed = _q(graph, node.outputs[0])
+    pads = list(node.attr("pads", [0, 0, 0, 0]))
+    full = _pool_pads(node, x)
+    include = bool(node.attr("count_include_pad", 0))
+    if include and full != tuple(pads):  # ceil_mode's extra columns never count (ONNX): pad them away by hand
+        raise NotImplementedError("count_include_pad with ceil_mode")
+    return kernels.avg_pool2d(x, tuple(node.attr("kernel_shape")), tuple(node.attr("strides", [1, 1])), full,
+                              x_zp=x_zp, in_scale=x_scale, out_scale=y_scale, out_zp=y_zp, out_signed=y_signed,
+                              count_include_pad=include)
+
+
+def global_avg_pool(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x = v[node.inputs[0]]
+    x_scale, x_zp, _ = _q(graph, node.inputs[0])
+    y_scale, y_zp, y_signed = _q(graph, node.outputs[0])
+    return kernels.avg_pool2d(x, x.shape[2:], 1, 0, x_zp=x_zp, in_scale=x_scale, out_scale=y_scale, out_zp=y_zp,
+                              out_signed=y_signed)
+
+
+def _binary(graph: Graph, node: Node, v: Values, fn: Callable, names: list[str], out_scale: float) -> np.ndarray:
+    (a_s, a_zp, _), (b_s, b_zp, _) = (_q(graph, n) for n in names)
+    _, y_zp, y_signed = _q(graph, node.outputs[0])
+    return fn(v[names[0]], v[names[1]], a_zp=a_zp, a_scale=a_s, b_zp=b_zp, b_scale=b_s, out_zp=y_zp,
+              out_scale=out_scale, out_signed=y_signed, **_clamp(node))
+
+
+def add(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    return _binary(graph, node, v, kernels.qadd, node.inputs[:2], _q(graph, node.outputs[0])[0])
+
+
+def mul(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    return _binary(graph, node, v, kernels.qmul, node.inputs[:2], _q(graph, node.outputs[0])[0])
+
+
+def mean(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    """Mean of two: their TFLite ADD into twice the output scale (one rounding, like the ADD it is)."""
+    return _binary(graph, node, v, kernels.qadd, node.inputs[:2], 2 * _q(graph, node.outputs[0])[0])
+
+
+UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
+    "Relu": lambda n, x: np.maximum(x, 0.0),
+    "Sigmoid": lambda n, x: 1.0 / (1.0 + np.exp(-x)),
+    "Exp": lambda n, x: np.exp(x),
+    "Softplus": lambda n, x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0),
+}
+
+
+def unary(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x_scale, x_zp, x_signed = _q(graph, node.inputs[0])
+    y_scale, y_zp, y_signed = _q(graph, node.outputs[0])
+    if node.op == "Clip":
+        lo, hi = (float(np.asarray(graph[n].data).reshape(-1)[0]) if n else d
+                  for n, d in zip(list(node.inputs[1:3]) + [""] * (3 - len(node.inputs)), (-np.inf, np.inf)))
+        fn = lambda x: np.clip(x, lo, hi)  # noqa: E731
+    else:
+        fn = lambda x: UNARY[node.op](node, x)  # noqa: E731
+    table = kernels.make_lut(fn, x_scale, x_zp, y_scale, y_zp, x_signed, y_signed)
+    return kernels.apply_lut(v[node.inputs[0]], table, y_signed)
+
+
+def reduce(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x = v[node.inputs[0]]
+    x_scale, x_zp, _ = _q(graph, node.inputs[0])
+    axes = node.attr("axes") if "axes" in node.attrs else _ints(graph, node, 1)
+    axes = tuple(range(x.ndim)) if not axes else tuple(a % x.ndim for a in axes)
+    acc = wrap32((x.astype(np.int64) - x_zp).sum(axis=axes))
+    count = int(np.prod([x.shape[a] for a in axes]))
+    real = x_scale / _q(graph, node.outputs[0])[0] / (count if node.op == "ReduceMean" else 1)
+    return _requant(graph, node, acc, real).reshape(graph[node.outputs[0]].shape)
+
+
+# ---------------------------------------------------------------------------------------------- movers
+
+
+def _out_shape(graph: Graph, node: Node, i: int = 0) -> tuple[int, ...]:
+    return graph[node.outputs[i]].shape
+
+
+def concat(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    return np.concatenate([v[n] for n in node.inputs if n], axis=int(node.attr("axis")))
+
+
+def slice_(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x = v[node.inputs[0]]
+    starts, ends = _ints(graph, node, 1), _ints(graph, node, 2)
+    axes = _ints(graph, node, 3, list(range(len(starts))))
+    steps = _ints(graph, node, 4, [1] * len(starts))
+    index = [slice(None)] * x.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps, strict=True):
+        index[a % x.ndim] = slice(*slice(s, e, st).indices(x.shape[a % x.ndim]))
+    return x[tuple(index)]
+
+
+def pad(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x = v[node.inputs[0]]
+    pads = _ints(graph, node, 1)
+    axes = _ints(graph, node, 3, list(range(x.ndim)))
+    width = [(0, 0)] * x.ndim
+    for i, a in enumerate(axes):
+        width[a % x.ndim] = (pads[i], pads[i + len(axes)])
+    mode = node.attr("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode != "constant":
+        return np.pad(x, width, mode=mode)
+    value = _ints(graph, node, 2, [_q(graph, node.inputs[0])[1]])[0]
+    return np.pad(x, width, constant_values=value)
+
+
+def depth_to_space(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    x = v[node.inputs[0]]
+    n, c, h, w = x.shape
+    b = int(node.attr("blocksize"))
+    mode = node.attr("mode", b"DCR")
+    if (mode.decode() if isinstance(mode, bytes) else mode) == "DCR":
+        t = x.reshape(n, b, b, c // b**2, h, w).transpose(0, 3, 4, 1, 5, 2)
+    else:
+        t = x.reshape(n, c // b**2, b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return t.reshape(n, c // b**2, h * b, w * b)
+
+
+def split(graph: Graph, node: Node, v: Values) -> list[np.ndarray]:
+    x, axis = v[node.inputs[0]], int(node.attr("axis", 0))
+    sizes = [graph[o].shape[axis % x.ndim] for o in node.outputs]
+    return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
+
+
+GOLDEN: dict[str, Callable[[Graph, Node, Values], np.ndarray | list[np.ndarray]]] = {
+    "Conv": conv, "ConvTranspose": conv_transpose, "Gemm": gemm, "MatMul": gemm, "MaxPool": max_pool,
+    "AveragePool": avg_pool, "GlobalAveragePool": global_avg_pool, "Add": add, "Mul": mul, "Mean": mean,
+    "Clip": unary, **{op: unary for op in UNARY}, "ReduceSum": reduce, "ReduceMean": reduce,
+    "Concat": concat, "Slice": slice_, "Pad": pad, "DepthToSpace": depth_to_space, "Split": split,
+    "Transpose": lambda g, n, v: v[n.inputs[0]].transpose(n.attr("perm", list(range(v[n.inputs[0]].ndim))[::-1])),
+    "Expand": lambda g, n, v: np.broadcast_to(v[n.inputs[0]], _out_shape(g, n)),
+    **{op: (lambda g, n, v: v[n.inputs[0]].reshape(_out_shape(g, n)))
+       for op in ("Reshape", "Flatten", "Unsqueeze", "Squeeze", "Identity")},
+    "FlattenNHWC": lambda g, n, v: v[n.inputs[0]].transpose(0, 2, 3, 1).reshape(_out_shape(g, n)),
+}
+
+
+def run_golden(graph: Graph, stored: Values) -> Values:
+    """Every tensor of the graph's nodes computed from the stored inputs (and constants), by name."""
+    values = dict(stored)
+    for name, t in graph.tensors.items():
+        if t.is_const and t.dtype in ("int8", "uint8"):
+            values[name] = np.asarray(t.data).reshape(t.shape)
+    for node in graph.nodes:
+        out = GOLDEN[node.op](graph, node, values)
+        for name, value in zip(node.outputs, out if isinstance(out, list) else [out], strict=True):
+            values[name] = np.ascontiguousarray(value)
+    return values
