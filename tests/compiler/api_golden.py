@@ -1,10 +1,11 @@
 """The golden op-level reference of a quantized graph: every IR node computed on stored integers with
 `nux.golden.kernels` (TFLite's integer kernels), independently of the compiler's lowerings.
 
-`run_golden(graph, stored)` walks the simplified IR (nux.compiler.passes.simplify of the imported QDQ model) in
-node order; values are the stored int8/uint8 arrays in the IR's logical (NCHW) shapes. A node's fused clamp (Relu
-or Clip folded into it) bounds its requantization. Data movers are the same index arithmetic on the bytes (the
-compiler lowers them only when input and output share quantization, so no requant is involved). Unary functions
+`run_golden(graph, stored)` walks the imported IR (nux.compiler.import_model of the QDQ model, with explicit
+pads) in node order, so it sees each operator as the model states it, before the compiler's rewrites; values are
+the stored int8/uint8 arrays in the IR's logical (NCHW) shapes. A node's fused clamp (Relu or Clip folded into it,
+when the graph is simplified) bounds its requantization. Data movers are the same index arithmetic on the bytes
+(the compiler lowers them only when input and output share quantization, so no requant is involved). Unary functions
 are the 256-entry table `kernels.make_lut` builds from the float function written out here.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from nux.compiler.ir import Graph, Node
 from nux.golden import kernels
 from nux.golden.requant import quantize_multiplier, requant, wrap32
@@ -89,7 +91,7 @@ def gemm(graph: Graph, node: Node, v: Values) -> np.ndarray:
     activation (per tensor); leading dimensions of a rank > 2 A are rows."""
     a_scale, a_zp, _ = _q(graph, node.inputs[0])
     y_scale = _q(graph, node.outputs[0])[0]
-    a = v[node.inputs[0]]
+    a = v[node.inputs[0]].T if node.attr("transA", 0) else v[node.inputs[0]]
     b_t = graph[node.inputs[1]]
     trans_b = bool(node.attr("transB", 0))
     alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
@@ -115,7 +117,8 @@ def gemm(graph: Graph, node: Node, v: Values) -> np.ndarray:
 
 def _pool_pads(node: Node, x: np.ndarray) -> tuple[int, int, int, int]:
     """ONNX pads plus ceil_mode's extra end padding (the last window starts inside the input or left pad)."""
-    kernel, strides = node.attr("kernel_shape"), node.attr("strides", [1, 1])
+    strides, dilations = node.attr("strides", [1, 1]), node.attr("dilations", [1, 1])
+    kernel = [d * (k - 1) + 1 for k, d in zip(node.attr("kernel_shape"), dilations, strict=True)]
     pads = list(node.attr("pads", [0, 0, 0, 0]))
     if node.attr("ceil_mode", 0):
         for i, size in enumerate(x.shape[2:]):
@@ -129,8 +132,15 @@ def _pool_pads(node: Node, x: np.ndarray) -> tuple[int, int, int, int]:
 
 def max_pool(graph: Graph, node: Node, v: Values) -> np.ndarray:
     x = v[node.inputs[0]]
-    out = kernels.max_pool2d(x, tuple(node.attr("kernel_shape")), tuple(node.attr("strides", [1, 1])),
-                             _pool_pads(node, x))
+    dh, dw = node.attr("dilations", [1, 1])
+    kh, kw = node.attr("kernel_shape")
+    # a dilated window is the undilated max pool of the span, sampled every dilation-th tap
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    top, left, bottom, right = _pool_pads(node, x)
+    padded = np.pad(x, [(0, 0), (0, 0), (top, bottom), (left, right)], constant_values=np.iinfo(x.dtype).min)
+    windows = sliding_window_view(padded, span, axis=(2, 3))
+    sh, sw = node.attr("strides", [1, 1])
+    out = windows[:, :, ::sh, ::sw, ::dh, ::dw].max(axis=(4, 5))
     x_scale, x_zp, _ = _q(graph, node.inputs[0])
     if (x_scale, x_zp) == _q(graph, node.outputs[0])[:2] and not node.clamp:
         return out
@@ -191,8 +201,9 @@ def unary(graph: Graph, node: Node, v: Values) -> np.ndarray:
     x_scale, x_zp, x_signed = _q(graph, node.inputs[0])
     y_scale, y_zp, y_signed = _q(graph, node.outputs[0])
     if node.op == "Clip":
+        names = (list(node.inputs[1:3]) + ["", ""])[:2]
         lo, hi = (float(np.asarray(graph[n].data).reshape(-1)[0]) if n else d
-                  for n, d in zip(list(node.inputs[1:3]) + [""] * (3 - len(node.inputs)), (-np.inf, np.inf)))
+                  for n, d in zip(names, (-np.inf, np.inf), strict=True))
         fn = lambda x: np.clip(x, lo, hi)  # noqa: E731
     else:
         fn = lambda x: UNARY[node.op](node, x)  # noqa: E731
@@ -227,10 +238,9 @@ def slice_(graph: Graph, node: Node, v: Values) -> np.ndarray:
     starts, ends = _ints(graph, node, 1), _ints(graph, node, 2)
     axes = _ints(graph, node, 3, list(range(len(starts))))
     steps = _ints(graph, node, 4, [1] * len(starts))
-    index = [slice(None)] * x.ndim
     for s, e, a, st in zip(starts, ends, axes, steps, strict=True):
-        index[a % x.ndim] = slice(*slice(s, e, st).indices(x.shape[a % x.ndim]))
-    return x[tuple(index)]
+        x = np.take(x, list(range(*slice(s, e, st).indices(x.shape[a % x.ndim]))), axis=a % x.ndim)
+    return x
 
 
 def pad(graph: Graph, node: Node, v: Values) -> np.ndarray:
@@ -244,8 +254,17 @@ def pad(graph: Graph, node: Node, v: Values) -> np.ndarray:
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode != "constant":
         return np.pad(x, width, mode=mode)
-    value = _ints(graph, node, 2, [_q(graph, node.inputs[0])[1]])[0]
-    return np.pad(x, width, constant_values=value)
+    x_scale, x_zp, _ = _q(graph, node.inputs[0])
+    value = graph[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    if value is None:
+        byte = x_zp
+    elif value.quantized:
+        byte = int(np.asarray(value.data).reshape(-1)[0])
+    else:  # QuantizeLinear of the padded real value
+        info = np.iinfo(x.dtype)
+        real = np.float32(np.asarray(value.data).reshape(-1)[0])
+        byte = int(np.clip(np.rint(real / np.float32(x_scale)) + x_zp, info.min, info.max))
+    return np.pad(x, width, constant_values=byte)
 
 
 def depth_to_space(graph: Graph, node: Node, v: Values) -> np.ndarray:

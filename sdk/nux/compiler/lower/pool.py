@@ -35,6 +35,12 @@ class _Pool:
     pads: tuple[int, int, int, int]  # with ceil_mode's extra bottom/right rows included
     out: tuple[int, int]
     counts: tuple[np.ndarray, np.ndarray] | None  # per output row / column tap counts (average), None for max
+    dilations: tuple[int, int] = (1, 1)  # taps dilations apart (max only)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Input rows and columns one window covers."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilations, strict=True))
 
 
 def _out_len(size: int, k: int, s: int, lo: int, hi: int, ceil_mode: bool) -> tuple[int, int]:
@@ -53,11 +59,14 @@ def _counts(out: int, k: int, s: int, lo: int, size: int, hi: int, include_pad: 
 
 
 def _geometry(x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool, average: bool,
-              include_pad: bool) -> _Pool:
+              include_pad: bool, dilations=(1, 1)) -> _Pool:
     _, _, h, w = x.shape
     (kh, kw), (sh, sw), (pt, pl, pb, pr) = tuple(kernel), tuple(strides), tuple(pads)
-    ho, extra_b = _out_len(h, kh, sh, pt, pb, ceil_mode)
-    wo, extra_r = _out_len(w, kw, sw, pl, pr, ceil_mode)
+    (dh, dw) = tuple(dilations)
+    if average and (dh, dw) != (1, 1):
+        raise Unsupported("AveragePool with dilations")
+    ho, extra_b = _out_len(h, dh * (kh - 1) + 1, sh, pt, pb, ceil_mode)
+    wo, extra_r = _out_len(w, dw * (kw - 1) + 1, sw, pl, pr, ceil_mode)
     if y.shape != (x.shape[0], x.shape[1], ho, wo):
         raise LoweringError(f"pool output shape {y.shape} != expected {(x.shape[0], x.shape[1], ho, wo)}")
     if max(kh, kw) > 255 or max(pt, pl, pb + extra_b, pr + extra_r) > 255:
@@ -65,7 +74,7 @@ def _geometry(x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool
     counts = None
     if average:
         counts = (_counts(ho, kh, sh, pt, h, pb, include_pad), _counts(wo, kw, sw, pl, w, pr, include_pad))
-    return _Pool((kh, kw), (sh, sw), (pt, pl, pb + extra_b, pr + extra_r), (ho, wo), counts)
+    return _Pool((kh, kw), (sh, sw), (pt, pl, pb + extra_b, pr + extra_r), (ho, wo), counts, (dh, dw))
 
 
 def _runs(values: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:
@@ -87,7 +96,7 @@ class _Lowering:
         _, _, self.h, self.w = x.shape
         self.wp = self.w + geo.pads[1] + geo.pads[3]
         self.average = geo.counts is not None
-        kh, sh = geo.kernel[0], geo.strides[0]
+        kh, sh = geo.span[0], geo.strides[0]
         wo = geo.out[1]
         half = em.config.sp_rows // 2
         self.band = 0
@@ -106,7 +115,7 @@ class _Lowering:
                                                                                                            strict=True)))
 
     def load(self, n: int, c0: int, oy0: int, rows: int, dst: int) -> Instr:
-        (kh, _), (sh, _), (pt, pl, _, pr) = self.geo.kernel, self.geo.strides, self.geo.pads
+        (kh, _), (sh, _), (pt, pl, _, pr) = self.geo.span, self.geo.strides, self.geo.pads
         x = self.x
         c = x.shape[1]
         lanes = min(self.dim, c - c0)
@@ -142,7 +151,8 @@ class _Lowering:
                                   out_zp=y.zp_byte, clamp_lo=y.qrange[0] & 0xFF, clamp_hi=y.qrange[1] & 0xFF,
                                   param_row=2 * key, a_base=buf_in + (ya - oy0) * sh * self.wp + xa * sw,
                                   out_base=out, x_size=xb - xa, y_size=yb - ya, a_xstride=sw,
-                                  a_ystride=sh * self.wp, win_x=kw, win_y=kh, win_xstride=1, win_ystride=self.wp))
+                                  a_ystride=sh * self.wp, win_x=kw, win_y=kh, win_xstride=geo.dilations[1],
+                                  win_ystride=geo.dilations[0] * self.wp))
             stores.append(Instr(Opcode.STORE, src=Mem.SP, src_row=out, row_elems=lanes % dim,
                                 dram_offset=y.offset + ((n * geo.out[0] + ya) * wo + xa) * c + c0,
                                 x_size=xb - xa, x_stride=c, y_size=yb - ya, y_stride=wo * c))
@@ -161,10 +171,10 @@ class _Lowering:
 
 
 def _pool(em: Emitter, x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool, average: bool,
-          include_pad: bool = False, divide: bool = True) -> LayerCost:
+          include_pad: bool = False, divide: bool = True, dilations=(1, 1)) -> LayerCost:
     if len(x.shape) != 4 or x.dtype != y.dtype and not average:
         raise LoweringError(f"pooling needs 4-D activations of one type, got {x.shape} {x.dtype} -> {y.dtype}")
-    geo = _geometry(x, y, kernel, strides, pads, ceil_mode, average, include_pad)
+    geo = _geometry(x, y, kernel, strides, pads, ceil_mode, average, include_pad, dilations)
     if average and not divide:  # a plain windowed sum: every window "counts" 1
         geo = _Pool(geo.kernel, geo.strides, geo.pads, geo.out, (np.ones(geo.out[0], int), np.ones(geo.out[1], int)))
     program = _Lowering(em, x, y, geo).build()
@@ -172,9 +182,11 @@ def _pool(em: Emitter, x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_m
 
 
 def max_pool(em: Emitter, x: ActTensor, y: ActTensor, kernel: Sequence[int], strides: Sequence[int] = (1, 1),
-             pads: Sequence[int] = (0, 0, 0, 0), ceil_mode: bool = False) -> LayerCost:
-    """MaxPool (2-D, NHWC, dilation 1); y may have another scale/zero point (requantized), same dtype."""
-    return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=False)
+             pads: Sequence[int] = (0, 0, 0, 0), ceil_mode: bool = False,
+             dilations: Sequence[int] = (1, 1)) -> LayerCost:
+    """MaxPool (2-D, NHWC; dilated taps are POOL's win_x/ystride); y may have another scale/zero point
+    (requantized), same dtype."""
+    return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=False, dilations=dilations)
 
 
 def avg_pool(em: Emitter, x: ActTensor, y: ActTensor, kernel: Sequence[int], strides: Sequence[int] = (1, 1),

@@ -1,15 +1,20 @@
 """Graph passes over ir.Graph, each testable alone; `simplify` runs the fold/fuse passes in order."""
 
 from nux.compiler.ir import Graph
+from nux.compiler.passes.decompose import canonical_pad, reshape_4d_through_rows, reverse_slice, transpose_gemm_a
 from nux.compiler.passes.fuse import absorb_flatten_into_gemm, fold_pad_into_conv, fuse_activations, mark_views
 from nux.compiler.passes.pads import explicit_pads
 
 
 def simplify(graph: Graph) -> Graph:
-    """Fold and fuse in place: auto_pad to explicit pads, Pad into Conv, Relu/Clip into the producer's clamp,
-    Flatten before a Gemm into
+    """Fold and fuse in place: auto_pad to explicit pads, Pad/Slice/Gemm/Reshape cases into operators the NPU
+    lowers (passes/decompose.py), Pad into Conv, Relu/Clip into the producer's clamp, Flatten before a Gemm into
     the Gemm's weights, Reshape-like nodes into views."""
     explicit_pads(graph)
+    canonical_pad(graph)
+    reverse_slice(graph)
+    transpose_gemm_a(graph)
+    reshape_4d_through_rows(graph)
     fold_pad_into_conv(graph)
     fuse_activations(graph)
     absorb_flatten_into_gemm(graph)
@@ -19,5 +24,6 @@ def simplify(graph: Graph) -> Graph:
     return graph
 
 
-__all__ = ["simplify", "explicit_pads", "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm",
+__all__ = ["simplify", "explicit_pads", "canonical_pad", "reverse_slice", "transpose_gemm_a",
+           "reshape_4d_through_rows", "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm",
            "mark_views"]
