@@ -147,6 +147,19 @@ def max_pool(graph: Graph, node: Node, v: Values) -> np.ndarray:
     return _requant(graph, node, out.astype(np.int64) - x_zp, x_scale / _q(graph, node.outputs[0])[0])
 
 
+def tflite_avg_pool(x: np.ndarray, kernel, strides, pads) -> np.ndarray:
+    """TFLite's integer average pool (input and output quantized alike): the raw bytes of the window's taps inside
+    the input summed and divided by their count, rounding half away from zero."""
+    top, left, bottom, right = pads
+    width = [(0, 0), (0, 0), (top, bottom), (left, right)]
+    sums = sliding_window_view(np.pad(x.astype(np.int64), width), kernel, axis=(2, 3))
+    counts = sliding_window_view(np.pad(np.ones(x.shape[2:], np.int64), width[2:]), kernel)
+    sums = sums[:, :, ::strides[0], ::strides[1]].sum(axis=(4, 5))
+    counts = counts[::strides[0], ::strides[1]].sum(axis=(2, 3))
+    out = np.sign(sums) * ((np.abs(sums) + counts // 2) // counts)
+    return out.astype(x.dtype)
+
+
 def avg_pool(graph: Graph, node: Node, v: Values) -> np.ndarray:
     x = v[node.inputs[0]]
     x_scale, x_zp, _ = _q(graph, node.inputs[0])
@@ -156,6 +169,8 @@ def avg_pool(graph: Graph, node: Node, v: Values) -> np.ndarray:
     include = bool(node.attr("count_include_pad", 0))
     if include and full != tuple(pads):  # ceil_mode's extra columns never count (ONNX): pad them away by hand
         raise NotImplementedError("count_include_pad with ceil_mode")
+    if (x_scale, x_zp) == (y_scale, y_zp) and not include:
+        return tflite_avg_pool(x, tuple(node.attr("kernel_shape")), tuple(node.attr("strides", [1, 1])), full)
     return kernels.avg_pool2d(x, tuple(node.attr("kernel_shape")), tuple(node.attr("strides", [1, 1])), full,
                               x_zp=x_zp, in_scale=x_scale, out_scale=y_scale, out_zp=y_zp, out_signed=y_signed,
                               count_include_pad=include)
@@ -165,6 +180,8 @@ def global_avg_pool(graph: Graph, node: Node, v: Values) -> np.ndarray:
     x = v[node.inputs[0]]
     x_scale, x_zp, _ = _q(graph, node.inputs[0])
     y_scale, y_zp, y_signed = _q(graph, node.outputs[0])
+    if (x_scale, x_zp) == (y_scale, y_zp):
+        return tflite_avg_pool(x, x.shape[2:], (1, 1), (0, 0, 0, 0))
     return kernels.avg_pool2d(x, x.shape[2:], 1, 0, x_zp=x_zp, in_scale=x_scale, out_scale=y_scale, out_zp=y_zp,
                               out_signed=y_signed)
 

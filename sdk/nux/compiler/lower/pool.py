@@ -9,8 +9,11 @@ apart) and requantizes; one STORE per rectangle writes the rows back. Bands alte
 - max: padding rows hold the type's minimum (they never win); the requant is x.scale / y.scale (identity, m = 2^30,
   s = 1, when the scales agree).
 - average: padding rows hold x's zero point (they add 0); the sum is requantized with x.scale / (y.scale * count),
-  exactly nux.golden.kernels.avg_pool2d. count is the window's taps inside the input (count_include_pad=0) or
-  inside the padded input (=1); ceil_mode's extra windows never count their part past the padded input (ONNX).
+  exactly nux.golden.kernels.avg_pool2d. When input and output share scale and zero point and padding is not
+  counted, it is TFLite's integer average instead (bit-exact with its reference kernels): raw bytes summed
+  (a_zp = 0, padding 0) and divided with rounding half away from zero (`_division_multipliers`).
+  count is the window's taps inside the input (count_include_pad=0) or inside the padded input (=1); ceil_mode's
+  extra windows never count their part past the padded input (ONNX).
   Windows with different counts are separate POOL rectangles (counts are separable: rows x columns).
 """
 
@@ -36,6 +39,7 @@ class _Pool:
     out: tuple[int, int]
     counts: tuple[np.ndarray, np.ndarray] | None  # per output row / column tap counts (average), None for max
     dilations: tuple[int, int] = (1, 1)  # taps dilations apart (max only)
+    raw_average: bool = False  # padding excluded from the count: TFLite's rounded division may apply
 
     @property
     def span(self) -> tuple[int, int]:
@@ -74,7 +78,8 @@ def _geometry(x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool
     counts = None
     if average:
         counts = (_counts(ho, kh, sh, pt, h, pb, include_pad), _counts(wo, kw, sw, pl, w, pr, include_pad))
-    return _Pool((kh, kw), (sh, sw), (pt, pl, pb + extra_b, pr + extra_r), (ho, wo), counts, (dh, dw))
+    return _Pool((kh, kw), (sh, sw), (pt, pl, pb + extra_b, pr + extra_r), (ho, wo), counts, (dh, dw),
+                 average and not include_pad)
 
 
 def _runs(values: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:
@@ -85,6 +90,21 @@ def _runs(values: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int
         out.append((i, i + n, value))
         i += n
     return out
+
+
+#: Largest window count for which `_division_multipliers` is exact on every sum of up to 255 x count.
+RAW_MAX_COUNT = 2048
+
+
+def _division_multipliers(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(m, s) per count with MBQM(S, m, s) = TFLite's integer average (S +- count/2) / count, rounded half away
+    from zero, for |S| <= 255 * count <= 255 * RAW_MAX_COUNT: one rounding (s = 0) by m = floor(2^31/count) + 1.
+    m exceeds 2^31/count by e in (0, 1], which moves S*m/2^31 by less than the 1/(2*count) that separates S/count
+    from a half when it is not one, and pushes an exact half (count even) outward by |S|*e >= 1 unit of 2^-31,
+    so SRDHM's rounding takes it away from zero. count 1 is the identity (2^30, 1)."""
+    m = [(1 << 31) // c + 1 if c > 1 else 1 << 30 for c in counts]
+    s = [0 if c > 1 else 1 for c in counts]
+    return np.array(m, dtype=np.int64), np.array(s, dtype=np.int64)
 
 
 class _Lowering:
@@ -106,8 +126,12 @@ class _Lowering:
             raise Unsupported(f"a pooling band of {kh} input rows x {self.wp} pixels does not fit half the scratchpad")
         self.in_rows = ((self.band - 1) * sh + kh) * self.wp
         self.keys = sorted({int(c) for c in np.unique(np.multiply.outer(*geo.counts))}) if self.average else [1]
-        real = [x.scale / (y.scale * c) for c in self.keys]
-        m, s = multipliers(np.array(real))
+        self.raw = self.average and geo.raw_average and max(self.keys) <= RAW_MAX_COUNT and (
+            x.scale, x.zero_point) == (y.scale, y.zero_point)
+        if self.raw:
+            m, s = _division_multipliers(self.keys)
+        else:
+            m, s = multipliers(np.array([x.scale / (y.scale * c) for c in self.keys]))
         if 2 * len(self.keys) > em.config.acc_rows:
             raise Unsupported("too many distinct window counts for the accumulator's parameter rows")
         lanes = np.ones(self.dim, dtype=np.int64)
@@ -121,7 +145,7 @@ class _Lowering:
         lanes = min(self.dim, c - c0)
         first, height = oy0 * sh - pt, (rows - 1) * sh + kh
         lo, hi = max(first, 0), min(first + height, self.h)
-        pad = (np.iinfo(x.dtype).min & 0xFF) if not self.average else x.zp_byte
+        pad = (np.iinfo(x.dtype).min & 0xFF) if not self.average else 0 if self.raw else x.zp_byte
         if hi <= lo:
             raise Unsupported("a pooling band lies entirely in the padding")
         return Instr(Opcode.LOAD, dst=Mem.SP, dst_row=dst, dram_offset=x.offset + ((n * self.h + lo) * self.w) * c + c0,
@@ -147,8 +171,9 @@ class _Lowering:
         computes, stores, out = [], [], buf_out
         for ya, yb, xa, xb, key in self.rects(oy0, rows):
             computes.append(Instr(Opcode.POOL, pop=PoolOp.SUM if self.average else PoolOp.MAX,
-                                  a_signed=int(x.signed), out_signed=int(y.signed), a_zp=x.zp_byte,
-                                  out_zp=y.zp_byte, clamp_lo=y.qrange[0] & 0xFF, clamp_hi=y.qrange[1] & 0xFF,
+                                  a_signed=int(x.signed), out_signed=int(y.signed),
+                                  a_zp=0 if self.raw else x.zp_byte, out_zp=0 if self.raw else y.zp_byte,
+                                  clamp_lo=y.qrange[0] & 0xFF, clamp_hi=y.qrange[1] & 0xFF,
                                   param_row=2 * key, a_base=buf_in + (ya - oy0) * sh * self.wp + xa * sw,
                                   out_base=out, x_size=xb - xa, y_size=yb - ya, a_xstride=sw,
                                   a_ystride=sh * self.wp, win_x=kw, win_y=kh, win_xstride=geo.dilations[1],
