@@ -366,12 +366,48 @@ def _tfl_conv(dtype: str, depthwise: bool = False) -> bytes:
     return m.build([x], [y])
 
 
+def _tfl_transpose_conv(dtype: str) -> bytes:
+    """TRANSPOSE_CONV stride 2 SAME 5x5 -> 10x10 with an int32 bias (int8 weights per channel, uint8 per tensor)."""
+    from test_tflite_synthetic import TflBuilder, _input, _weights
+
+    m = TflBuilder()
+    rng = np.random.default_rng(4)
+    x = _input(m, (1, 5, 5, 4), dtype)
+    w, w_scale, w_zp = _weights(rng, (6, 3, 3, 4), dtype, 0)
+    wt = m.tensor((6, 3, 3, 4), dtype, w_scale, w_zp, w, axis=0)
+    bt = m.tensor((6,), "int32", 0.02 * np.atleast_1d(w_scale), 0, rng.integers(-2000, 2000, 6))
+    y = m.tensor((1, 10, 10, 6), dtype, 0.05, 128 if dtype == "uint8" else -3)
+    shape = m.tensor((4,), "int32", data=[1, 10, 10, 6])
+    m.op("TRANSPOSE_CONV", [shape, wt, x, bt], [y], "TransposeConvOptions", Padding=0, StrideH=2, StrideW=2)
+    return m.build([x], [y])
+
+
+def _tfl_batch_matmul(dtype: str) -> bytes:
+    from test_tflite_synthetic import TflBuilder, _input
+
+    m = TflBuilder()
+    x, z = _input(m, (2, 4, 16), dtype), _input(m, (2, 16, 5), dtype, 0.03)
+    y = _input(m, (2, 4, 5), dtype, 0.05)
+    m.op("BATCH_MATMUL", [x, z], [y], "BatchMatMulOptions")
+    return m.build([x, z], [y])
+
+
+def _tfl_fully_connected(dtype: str) -> bytes:
+    from test_tflite_synthetic import fully_connected_from_nhwc
+
+    return fully_connected_from_nhwc(np.random.default_rng(6), dtype)
+
+
 LOGISTIC_OUT = {"int8": -128, "uint8": 0}
 TFLITE: list[tuple[str, object, str | None]] = [
     ("ADD", lambda d: _tfl_binary("ADD", "AddOptions", d), None),
     ("MUL", lambda d: _tfl_binary("MUL", "MulOptions", d), None),
     ("CONV_2D", lambda d: _tfl_conv(d), None),
     ("DEPTHWISE_CONV_2D", lambda d: _tfl_conv(d, depthwise=True), None),
+    ("TRANSPOSE_CONV", _tfl_transpose_conv, None),
+    ("FULLY_CONNECTED", _tfl_fully_connected, None),
+    ("BATCH_MATMUL", _tfl_batch_matmul, None),
+    ("BROADCAST_TO", lambda d: _tfl("BROADCAST_TO", (1, 1, 5, 3), [(1, 4, 5, 3)], d, ([1, 4, 5, 3],)), None),
     ("AVERAGE_POOL_2D", lambda d: _tfl("AVERAGE_POOL_2D", (1, 7, 7, 4), [(1, 3, 3, 4)], d, (), "Pool2DOptions",
                                        Padding=1, StrideH=2, StrideW=2, FilterHeight=3, FilterWidth=3), None),
     ("MAX_POOL_2D", lambda d: _tfl("MAX_POOL_2D", (1, 7, 7, 4), [(1, 4, 4, 4)], d, (), "Pool2DOptions", Padding=0,
@@ -412,9 +448,9 @@ def _tfl_concat(dtype: str) -> bytes:
     return m.build([x, z], [y])
 
 
-#: Cases TFLite itself cannot serve: its EXP has no uint8 kernel, and ai-edge-litert 2.3's BUILTIN_REF int8 SUM
+#: Cases TFLite itself cannot serve: its EXP and BATCH_MATMUL have no uint8 kernel, and ai-edge-litert 2.3's BUILTIN_REF int8 SUM
 #: returns values far from the real sum (test_tflite_synthetic notes it; the ONNX ReduceSum cases cover int8).
-TFLITE_LACKS = {("EXP", "uint8"), ("SUM", "int8")}
+TFLITE_LACKS = {("EXP", "uint8"), ("SUM", "int8"), ("BATCH_MATMUL", "uint8")}
 
 
 def _tflite_params():

@@ -19,6 +19,8 @@ from tflite.utils import BUILTIN_OPCODE2NAME  # noqa: E402
 OPCODES = {v: k for k, v in BUILTIN_OPCODE2NAME.items()}
 TYPES = {v: k for k, v in TENSOR_TYPES.items()}
 SAME, VALID = 0, 1
+#: Builtins whose first version is not 1 (TFLite resolves an operator by opcode and version).
+FIRST_VERSION = {OPCODES["BROADCAST_TO"]: 2}
 NONE, RELU, RELU6 = 0, 1, 3
 
 
@@ -118,7 +120,7 @@ class TflBuilder:
             tflite.OperatorCodeStart(b)
             tflite.OperatorCodeAddBuiltinCode(b, code)
             tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
-            tflite.OperatorCodeAddVersion(b, 1)
+            tflite.OperatorCodeAddVersion(b, FIRST_VERSION.get(code, 1))
             codes.append(tflite.OperatorCodeEnd(b))
         vectors = [self._vector(b, v, "UOffsetTRelative") for v in (tensors, ops)]
         ins, outs = self._vector(b, inputs, "Int32"), self._vector(b, outputs, "Int32")
