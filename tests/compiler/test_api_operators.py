@@ -448,8 +448,9 @@ def _tfl_concat(dtype: str) -> bytes:
     return m.build([x, z], [y])
 
 
-#: Cases TFLite itself cannot serve: its EXP and BATCH_MATMUL have no uint8 kernel, and ai-edge-litert 2.3's BUILTIN_REF int8 SUM
-#: returns values far from the real sum (test_tflite_synthetic notes it; the ONNX ReduceSum cases cover int8).
+#: Cases TFLite itself cannot serve: its EXP and BATCH_MATMUL have no uint8 kernel, and ai-edge-litert 2.3's
+#: BUILTIN_REF int8 SUM returns values far from the real sum (test_tflite_synthetic notes it; the ONNX ReduceSum
+#: cases cover int8).
 TFLITE_LACKS = {("EXP", "uint8"), ("SUM", "int8"), ("BATCH_MATMUL", "uint8")}
 
 
