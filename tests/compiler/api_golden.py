@@ -12,6 +12,7 @@ are the 256-entry table `kernels.make_lut` builds from the float function writte
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -97,11 +98,13 @@ def gemm(graph: Graph, node: Node, v: Values) -> np.ndarray:
     alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
     if b_t.is_const:
         b = np.asarray(b_t.data).T if trans_b else np.asarray(b_t.data)
+        b = b[:, None] if b.ndim == 1 else b  # a vector: the (K, 1) matrix
         _, b_scale, b_zp = _weight(graph, node.inputs[1], b.shape[-1])
     else:
         b = v[node.inputs[1]]
         b_scale, b_zp, _ = _q(graph, node.inputs[1])
-    bias = _bias(graph, node, 2) if node.op == "Gemm" else None
+    c = node.inputs[2] if node.op == "Gemm" and len(node.inputs) > 2 else ""
+    bias = np.asarray(graph[c].data, np.int64) if c else None  # (N,), (1, N) or a full (M, N)
     if bias is not None and beta != alpha:
         bias = np.rint(bias * (beta / alpha)).astype(np.int64)
     a2 = a.reshape(-1, a.shape[-1])
@@ -315,6 +318,22 @@ GOLDEN: dict[str, Callable[[Graph, Node, Values], np.ndarray | list[np.ndarray]]
 }
 
 
+def _lift_1d(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    """A 1-D window operator as the 2-D one on (N, C, 1, L) with a 1 x k window (ONNX's definition), squeezed."""
+    lead = {"kernel_shape": 1, "strides": 1, "dilations": 1, "output_padding": 0, "output_shape": 1}
+    attrs = {k: ([lead[k], *a] if k in lead else a) for k, a in node.attrs.items()}
+    if "pads" in attrs:
+        attrs["pads"] = [0, node.attrs["pads"][0], 0, node.attrs["pads"][1]]
+    tensors = dict(graph.tensors)
+    for name in node.inputs[1:2] + node.outputs:
+        t = tensors[name]
+        shape = (*t.shape[:2], 1, t.shape[2])
+        tensors[name] = replace(t, shape=shape, data=None if t.data is None else np.asarray(t.data).reshape(shape))
+    x = node.inputs[0]
+    out = GOLDEN[node.op](replace(graph, tensors=tensors), replace(node, attrs=attrs), {x: v[x][:, :, None, :]})
+    return out[:, :, 0, :]
+
+
 def run_golden(graph: Graph, stored: Values) -> Values:
     """Every tensor of the graph's nodes computed from the stored inputs (and constants), by name."""
     values = dict(stored)
@@ -322,7 +341,8 @@ def run_golden(graph: Graph, stored: Values) -> Values:
         if t.is_const and t.dtype in ("int8", "uint8"):
             values[name] = np.asarray(t.data).reshape(t.shape)
     for node in graph.nodes:
-        out = GOLDEN[node.op](graph, node, values)
+        lift = node.op in ("Conv", "ConvTranspose", "MaxPool", "AveragePool") and values[node.inputs[0]].ndim == 3
+        out = (_lift_1d if lift else GOLDEN[node.op])(graph, node, values)
         for name, value in zip(node.outputs, out if isinstance(out, list) else [out], strict=True):
             values[name] = np.ascontiguousarray(value)
     return values

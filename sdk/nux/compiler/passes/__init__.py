@@ -1,19 +1,30 @@
 """Graph passes over ir.Graph, each testable alone; `simplify` runs the fold/fuse passes in order."""
 
 from nux.compiler.ir import Graph
-from nux.compiler.passes.decompose import canonical_pad, reshape_4d_through_rows, reverse_slice, transpose_gemm_a
+from nux.compiler.passes.decompose import canonical_pad, reshape_4d_through_rows, reverse_slice
 from nux.compiler.passes.fuse import absorb_flatten_into_gemm, fold_pad_into_conv, fuse_activations, mark_views
 from nux.compiler.passes.pads import explicit_pads
+from nux.compiler.passes.shapes import (
+    expand_broadcast_operands,
+    gemm_bias_rows,
+    matmul_vector_b,
+    transpose_gemm_a,
+    window_1d_as_2d,
+)
 
 
 def simplify(graph: Graph) -> Graph:
-    """Fold and fuse in place: auto_pad to explicit pads, Pad/Slice/Gemm/Reshape cases into operators the NPU
-    lowers (passes/decompose.py), Pad into Conv, Relu/Clip into the producer's clamp, Flatten before a Gemm into
-    the Gemm's weights, Reshape-like nodes into views."""
+    """Fold and fuse in place: 1-D windows as 2-D, auto_pad to explicit pads, operator cases into operators the
+    NPU lowers (passes/decompose.py, passes/shapes.py), Pad into Conv, Relu/Clip into the producer's clamp,
+    Flatten before a Gemm into the Gemm's weights, Reshape-like nodes into views."""
+    window_1d_as_2d(graph)
     explicit_pads(graph)
     canonical_pad(graph)
     reverse_slice(graph)
     transpose_gemm_a(graph)
+    gemm_bias_rows(graph)
+    matmul_vector_b(graph)
+    expand_broadcast_operands(graph)
     reshape_4d_through_rows(graph)
     fold_pad_into_conv(graph)
     fuse_activations(graph)
@@ -24,6 +35,6 @@ def simplify(graph: Graph) -> Graph:
     return graph
 
 
-__all__ = ["simplify", "explicit_pads", "canonical_pad", "reverse_slice", "transpose_gemm_a",
-           "reshape_4d_through_rows", "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm",
-           "mark_views"]
+__all__ = ["simplify", "explicit_pads", "canonical_pad", "reverse_slice", "transpose_gemm_a", "matmul_vector_b",
+           "expand_broadcast_operands", "window_1d_as_2d", "gemm_bias_rows", "reshape_4d_through_rows",
+           "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm", "mark_views"]

@@ -6,7 +6,6 @@ way the QDQ model's QuantizeLinear after the Pad does).
   mode `reflect` / `edge` -> Concat of one-element Slices around the input, axis by axis;
 - `reverse_slice`: Slice with a negative step -> a positive-step Slice, then each reversed axis as a Concat of
   its one-element Slices in reverse order (at most `MAX_PIECES` per axis; longer ones stay as they are);
-- `transpose_gemm_a`: Gemm transA=1 -> Transpose of A, then Gemm;
 - `reshape_4d_through_rows`: a Reshape between two 4-D shapes whose NHWC byte orders differ -> Reshape to
   (N, C*H*W) rows, then Reshape to the target (two relayouts the movers lower).
 
@@ -151,18 +150,6 @@ def reverse_slice(graph: Graph) -> None:
         for k, a in enumerate(reversed_axes):
             pieces = [b.one(cur, a, i) for i in reversed(range(y.shape[a]))]
             cur = b.op("Concat", pieces, x, y.shape, out=y.name if k == len(reversed_axes) - 1 else None, axis=a)
-        b.splice()
-
-
-def transpose_gemm_a(graph: Graph) -> None:
-    for node in list(graph.nodes):
-        a = graph[node.inputs[0]] if node.op == "Gemm" else None
-        if a is None or node.raw or not node.attr("transA", 0) or a.shape is None or len(a.shape) != 2:
-            continue
-        b = _Builder(graph, node)
-        node.inputs[0] = b.op("Transpose", [a.name], a, a.shape[::-1], perm=[1, 0])
-        node.attrs["transA"] = 0
-        b.nodes.append(node)
         b.splice()
 
 
