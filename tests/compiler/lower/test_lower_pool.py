@@ -61,3 +61,23 @@ def test_global_avg_pool():
     (got,) = run(em, {x: xv}, [y])
     expected = kernels.avg_pool2d(xv, (5, 6), 1, 0, x_zp=x.zero_point, in_scale=0.05, out_scale=0.03, out_zp=5)
     np.testing.assert_array_equal(got, expected)
+
+
+def _tflite_division(sums: np.ndarray, count: int) -> np.ndarray:
+    """TFLite's reference integer average: (S +- count/2) / count, the division truncating toward zero."""
+    return np.sign(sums) * ((np.abs(sums) + count // 2) // count)
+
+
+@pytest.mark.parametrize("counts", [range(1, 65), [99, 100, 128, 255, 256, 1000, 2047, 2048]],
+                         ids=["1-64", "large"])
+def test_division_multipliers_round_like_tflite_on_every_sum(counts):
+    """MBQM(S, m, s) with _division_multipliers equals TFLite's rounded division for every S in +-255 x count
+    (both the int8 and uint8 ranges), at every exact half included."""
+    from nux.compiler.lower.pool import _division_multipliers
+    from nux.golden.requant import mbqm
+
+    counts = list(counts)
+    ms, ss = _division_multipliers(counts)
+    for count, m, s in zip(counts, ms, ss, strict=True):
+        sums = np.arange(-255 * count, 255 * count + 1, dtype=np.int64)
+        np.testing.assert_array_equal(mbqm(sums, m, s), _tflite_division(sums, count), err_msg=str(count))
