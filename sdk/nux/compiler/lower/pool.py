@@ -9,9 +9,9 @@ apart) and requantizes; one STORE per rectangle writes the rows back. Bands alte
 - max: padding rows hold the type's minimum (they never win); the requant is x.scale / y.scale (identity, m = 2^30,
   s = 1, when the scales agree).
 - average: padding rows hold x's zero point (they add 0); the sum is requantized with x.scale / (y.scale * count),
-  exactly nux.golden.kernels.avg_pool2d. When input and output share scale and zero point and padding is not
-  counted, it is TFLite's integer average instead (bit-exact with its reference kernels): raw bytes summed
-  (a_zp = 0, padding 0) and divided with rounding half away from zero (`_division_multipliers`).
+  exactly nux.golden.kernels.avg_pool2d. When an AveragePool's input and output share scale and zero point and
+  padding is not counted, it is TFLite's integer average instead (bit-exact with its reference kernels): raw
+  bytes summed (a_zp = 0, padding 0) and divided with rounding half away from zero (`_division_multipliers`).
   count is the window's taps inside the input (count_include_pad=0) or inside the padded input (=1); ceil_mode's
   extra windows never count their part past the padded input (ONNX).
   Windows with different counts are separate POOL rectangles (counts are separable: rows x columns).
@@ -39,7 +39,7 @@ class _Pool:
     out: tuple[int, int]
     counts: tuple[np.ndarray, np.ndarray] | None  # per output row / column tap counts (average), None for max
     dilations: tuple[int, int] = (1, 1)  # taps dilations apart (max only)
-    raw_average: bool = False  # padding excluded from the count: TFLite's rounded division may apply
+    raw_average: bool = False  # an AveragePool not counting padding: TFLite's rounded division may apply
 
     @property
     def span(self) -> tuple[int, int]:
@@ -63,7 +63,7 @@ def _counts(out: int, k: int, s: int, lo: int, size: int, hi: int, include_pad: 
 
 
 def _geometry(x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool, average: bool,
-              include_pad: bool, dilations=(1, 1)) -> _Pool:
+              include_pad: bool, dilations=(1, 1), tflite_division: bool = False) -> _Pool:
     _, _, h, w = x.shape
     (kh, kw), (sh, sw), (pt, pl, pb, pr) = tuple(kernel), tuple(strides), tuple(pads)
     (dh, dw) = tuple(dilations)
@@ -79,7 +79,7 @@ def _geometry(x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool
     if average:
         counts = (_counts(ho, kh, sh, pt, h, pb, include_pad), _counts(wo, kw, sw, pl, w, pr, include_pad))
     return _Pool((kh, kw), (sh, sw), (pt, pl, pb + extra_b, pr + extra_r), (ho, wo), counts, (dh, dw),
-                 average and not include_pad)
+                 tflite_division and average and not include_pad)
 
 
 def _runs(values: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:
@@ -196,10 +196,11 @@ class _Lowering:
 
 
 def _pool(em: Emitter, x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool, average: bool,
-          include_pad: bool = False, divide: bool = True, dilations=(1, 1)) -> LayerCost:
+          include_pad: bool = False, divide: bool = True, dilations=(1, 1), tflite_division: bool = False
+          ) -> LayerCost:
     if len(x.shape) != 4 or x.dtype != y.dtype and not average:
         raise LoweringError(f"pooling needs 4-D activations of one type, got {x.shape} {x.dtype} -> {y.dtype}")
-    geo = _geometry(x, y, kernel, strides, pads, ceil_mode, average, include_pad, dilations)
+    geo = _geometry(x, y, kernel, strides, pads, ceil_mode, average, include_pad, dilations, tflite_division)
     if average and not divide:  # a plain windowed sum: every window "counts" 1
         geo = _Pool(geo.kernel, geo.strides, geo.pads, geo.out, (np.ones(geo.out[0], int), np.ones(geo.out[1], int)))
     program = _Lowering(em, x, y, geo).build()
@@ -218,7 +219,8 @@ def avg_pool(em: Emitter, x: ActTensor, y: ActTensor, kernel: Sequence[int], str
              pads: Sequence[int] = (0, 0, 0, 0), ceil_mode: bool = False,
              count_include_pad: bool = False) -> LayerCost:
     """AveragePool: requant(sum(x - x.zp), x.scale / (y.scale * count)) per window (module docstring)."""
-    return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=True, include_pad=count_include_pad)
+    return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=True, include_pad=count_include_pad,
+                 tflite_division=True)
 
 
 def global_avg_pool(em: Emitter, x: ActTensor, y: ActTensor, divide: bool = True) -> LayerCost:
