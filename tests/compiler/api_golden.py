@@ -73,6 +73,22 @@ def conv(graph: Graph, node: Node, v: Values) -> np.ndarray:
     return _requant(graph, node, acc, x_scale * w_scale / y_scale)
 
 
+def _transpose_pads(node: Node, size: tuple[int, ...], w: np.ndarray) -> tuple[int, ...]:
+    """ConvTranspose pads as ONNX defines them: explicit, or the total an output_shape (or SAME: input x stride)
+    implies, split with the odd pixel at the end for SAME_UPPER and at the begin otherwise."""
+    auto = node.attr("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    strides, dilations = node.attr("strides", [1, 1]), node.attr("dilations", [1, 1])
+    if node.attr("output_shape") is None and auto not in ("SAME_UPPER", "SAME_LOWER"):
+        return tuple(node.attr("pads", [0, 0, 0, 0])) if auto != "VALID" else (0, 0, 0, 0)
+    out = node.attr("output_shape") or [n * s for n, s in zip(size, strides, strict=True)]
+    extra = node.attr("output_padding", [0, 0])
+    total = [(n - 1) * s + d * (k - 1) + 1 + e - o
+             for n, s, d, k, e, o in zip(size, strides, dilations, w.shape[2:], extra, out, strict=True)]
+    begin = [t // 2 if auto == "SAME_UPPER" else t - t // 2 for t in total]
+    return (*begin, *(t - b for t, b in zip(total, begin, strict=True)))
+
+
 def conv_transpose(graph: Graph, node: Node, v: Values) -> np.ndarray:
     x_scale, x_zp, _ = _q(graph, node.inputs[0])
     y_scale = _q(graph, node.outputs[0])[0]
@@ -81,7 +97,7 @@ def conv_transpose(graph: Graph, node: Node, v: Values) -> np.ndarray:
     w_scale, w_zp = np.tile(w_scale, groups), np.tile(w_zp, groups)
     acc = kernels.conv_transpose_acc(
         v[node.inputs[0]], w, _bias(graph, node, 2), x_zp=x_zp, w_zp=w_zp,
-        stride=tuple(node.attr("strides", [1, 1])), padding=tuple(node.attr("pads", [0] * 4)),
+        stride=tuple(node.attr("strides", [1, 1])), padding=_transpose_pads(node, v[node.inputs[0]].shape[2:], w),
         output_padding=tuple(node.attr("output_padding", [0, 0])), dilation=tuple(node.attr("dilations", [1, 1])),
         groups=groups)
     return _requant(graph, node, acc, x_scale * w_scale / y_scale)
@@ -268,6 +284,8 @@ def pad(graph: Graph, node: Node, v: Values) -> np.ndarray:
     width = [(0, 0)] * x.ndim
     for i, a in enumerate(axes):
         width[a % x.ndim] = (pads[i], pads[i + len(axes)])
+    x = x[tuple(slice(max(-lo, 0), d - max(-hi, 0)) for d, (lo, hi) in zip(x.shape, width, strict=True))]
+    width = [(max(lo, 0), max(hi, 0)) for lo, hi in width]  # negative pads crop
     mode = node.attr("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode != "constant":

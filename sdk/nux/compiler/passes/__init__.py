@@ -7,6 +7,7 @@ from nux.compiler.passes.pads import explicit_pads
 from nux.compiler.passes.shapes import (
     expand_broadcast_operands,
     gemm_bias_rows,
+    matmul_4d_as_3d,
     matmul_vector_b,
     transpose_gemm_a,
     window_1d_as_2d,
@@ -24,6 +25,7 @@ def simplify(graph: Graph) -> Graph:
     transpose_gemm_a(graph)
     gemm_bias_rows(graph)
     matmul_vector_b(graph)
+    matmul_4d_as_3d(graph)
     expand_broadcast_operands(graph)
     reshape_4d_through_rows(graph)
     fold_pad_into_conv(graph)
@@ -36,5 +38,6 @@ def simplify(graph: Graph) -> Graph:
 
 
 __all__ = ["simplify", "explicit_pads", "canonical_pad", "reverse_slice", "transpose_gemm_a", "matmul_vector_b",
+           "matmul_4d_as_3d",
            "expand_broadcast_operands", "window_1d_as_2d", "gemm_bias_rows", "reshape_4d_through_rows",
            "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm", "mark_views"]

@@ -3,6 +3,7 @@ exact in integers because it only moves bytes of one quantization (or, for a flo
 way the QDQ model's QuantizeLinear after the Pad does).
 
 - `canonical_pad`: Pad's `axes` input -> full `pads`; a float constant value -> the input's quantized byte;
+  negative (cropping) pads of constant mode -> a Slice before the Pad;
   mode `reflect` / `edge` -> Concat of one-element Slices around the input, axis by axis;
 - `reverse_slice`: Slice with a negative step -> a positive-step Slice, then each reversed axis as a Concat of
   its one-element Slices in reverse order (at most `MAX_PIECES` per axis; longer ones stay as they are);
@@ -107,6 +108,13 @@ def canonical_pad(graph: Graph) -> None:
             full[a], full[a + rank] = pads[i], pads[i + len(axes)]
         b = _Builder(graph, node)
         mode = _mode(node)
+        if mode == "constant" and min(full) < 0:  # negative pads crop: a Slice first, then the positive pads
+            x = graph[_crop(b, x, full)]
+            full = [max(p, 0) for p in full]
+            if not any(full):
+                b.nodes[-1].outputs = [y.name]
+                b.splice()
+                continue
         if mode in ("reflect", "edge") and min(full) >= 0 and sum(full) <= MAX_PIECES and all(
                 mode == "edge" or max(full[a], full[a + rank]) < x.shape[a] for a in range(rank)) and \
                 x.quant.same_as(y.quant):
@@ -121,6 +129,18 @@ def canonical_pad(graph: Graph) -> None:
             continue
         value = _pad_value(graph, node, x, b)
         node.inputs = [x.name, b.const(full)] + ([value] if value else [])
+        if b.nodes:
+            b.nodes.append(node)
+            b.splice()
+
+
+def _crop(b: _Builder, x: Tensor, full: list[int]) -> str:
+    """x without the elements negative pads remove."""
+    rank = len(x.shape)
+    begin = [max(-p, 0) for p in full[:rank]]
+    end = [d - max(-p, 0) for d, p in zip(x.shape, full[rank:], strict=True)]
+    shape = [e - s for s, e in zip(begin, end, strict=True)]
+    return b.op("Slice", [x.name, b.const(begin), b.const(end), b.const(list(range(rank)))], x, shape)
 
 
 def reverse_slice(graph: Graph) -> None:

@@ -4,6 +4,8 @@ so each is exact.
 - `window_1d_as_2d`: a 1-D Conv / ConvTranspose / MaxPool / AveragePool on (N, C, L) -> the same operator on
   (N, C, 1, L) with a 1 x k window, between two Reshapes (ONNX's 1-D window is the 2-D one with height 1);
 - `matmul_vector_b`: MatMul by a constant vector B (K,) -> by the (K, 1) matrix, then Reshape (M, 1) -> (M,);
+- `matmul_4d_as_3d`: MatMul of a 4-D A (stored NHWC, so its rows are not contiguous) -> A, B and the result
+  through (N*C, H, W) row-major copies (a 4-D B must have A's leading dimensions);
 - `expand_broadcast_operands`: Add / Mul / Mean(two) whose operands broadcast other than "one is the output's
   shape, the other per channel or a scalar" -> Expand to the output's shape first;
 - `transpose_gemm_a`: Gemm transA=1 -> Transpose of A, then Gemm;
@@ -69,6 +71,29 @@ def matmul_vector_b(graph: Graph) -> None:
         b = _Builder(graph, node)
         node.inputs[1] = b.const(np.asarray(w.data).reshape(-1, 1), w.dtype, w.quant)
         out = graph.add(Tensor(f"{y.name}__col", (*y.shape, 1), y.dtype, y.quant)).name
+        node.outputs = [out]
+        b.nodes.append(node)
+        b.op("Reshape", [out, b.const(y.shape)], y, y.shape, out=y.name)
+        b.splice()
+
+
+def _rows3(b: _Builder, name: str) -> str:
+    t = b.graph[name]
+    shape = (t.shape[0] * t.shape[1], *t.shape[2:])
+    return b.op("Reshape", [name, b.const(shape)], t, shape)
+
+
+def matmul_4d_as_3d(graph: Graph) -> None:
+    for node in list(graph.nodes):
+        if node.op != "MatMul" or node.raw:
+            continue
+        a, w, y = (graph[n] for n in (*node.inputs[:2], node.outputs[0]))
+        if a.shape is None or y.shape is None or w.shape is None or len(a.shape) != 4 or len(y.shape) != 4 or (
+                len(w.shape) == 4 and (w.is_const or w.shape[:2] != a.shape[:2])) or len(w.shape) not in (2, 4):
+            continue
+        b = _Builder(graph, node)
+        node.inputs = [_rows3(b, a.name), _rows3(b, w.name) if len(w.shape) == 4 else w.name]
+        out = graph.add(Tensor(f"{y.name}__rows", (y.shape[0] * y.shape[1], *y.shape[2:]), y.dtype, y.quant)).name
         node.outputs = [out]
         b.nodes.append(node)
         b.op("Reshape", [out, b.const(y.shape)], y, y.shape, out=y.name)
