@@ -53,6 +53,15 @@ class _Builder:
         shape[axis] = 1
         return self.op("Slice", [x, self.const([index]), self.const([index + 1]), self.const([axis])], t, shape)
 
+    def reshaped_output(self, shape: tuple[int, ...]) -> None:
+        """The node writes a new tensor of `shape` (its output's quantization), Reshaped into its output; splice."""
+        y = self.graph[self.node.outputs[0]]
+        out = self.graph.add(Tensor(self._name("t"), tuple(shape), y.dtype, y.quant)).name
+        self.node.outputs = [out]
+        self.nodes.append(self.node)
+        self.op("Reshape", [out, self.const(y.shape)], y, y.shape, out=y.name)
+        self.splice()
+
     def splice(self) -> None:
         i = self.graph.nodes.index(self.node)
         self.graph.nodes[i:i + 1] = self.nodes

@@ -53,11 +53,7 @@ def window_1d_as_2d(graph: Graph) -> None:
             shape = (*weight.shape[:2], 1, weight.shape[2])
             node.inputs[1] = b.const(np.asarray(weight.data).reshape(shape), weight.dtype, weight.quant)
         _as_2d(node, weight)
-        out = graph.add(Tensor(f"{y.name}__2d", (y.shape[0], y.shape[1], 1, y.shape[2]), y.dtype, y.quant)).name
-        node.outputs = [out]
-        b.nodes.append(node)
-        b.op("Reshape", [out, b.const(y.shape)], y, y.shape, out=y.name)
-        b.splice()
+        b.reshaped_output((y.shape[0], y.shape[1], 1, y.shape[2]))
 
 
 def matmul_vector_b(graph: Graph) -> None:
@@ -70,11 +66,7 @@ def matmul_vector_b(graph: Graph) -> None:
             continue
         b = _Builder(graph, node)
         node.inputs[1] = b.const(np.asarray(w.data).reshape(-1, 1), w.dtype, w.quant)
-        out = graph.add(Tensor(f"{y.name}__col", (*y.shape, 1), y.dtype, y.quant)).name
-        node.outputs = [out]
-        b.nodes.append(node)
-        b.op("Reshape", [out, b.const(y.shape)], y, y.shape, out=y.name)
-        b.splice()
+        b.reshaped_output((*y.shape, 1))
 
 
 def _rows3(b: _Builder, name: str) -> str:
@@ -93,11 +85,7 @@ def matmul_4d_as_3d(graph: Graph) -> None:
             continue
         b = _Builder(graph, node)
         node.inputs = [_rows3(b, a.name), _rows3(b, w.name) if len(w.shape) == 4 else w.name]
-        out = graph.add(Tensor(f"{y.name}__rows", (y.shape[0] * y.shape[1], *y.shape[2:]), y.dtype, y.quant)).name
-        node.outputs = [out]
-        b.nodes.append(node)
-        b.op("Reshape", [out, b.const(y.shape)], y, y.shape, out=y.name)
-        b.splice()
+        b.reshaped_output((y.shape[0] * y.shape[1], *y.shape[2:]))
 
 
 def _expand(b: _Builder, name: str, shape: tuple[int, ...]) -> str:
