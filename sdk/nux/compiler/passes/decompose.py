@@ -112,6 +112,8 @@ def canonical_pad(graph: Graph) -> None:
             continue
         rank = len(x.shape)
         axes = [a % rank for a in (_const_ints(graph, node, 3) or range(rank))]
+        if len(pads) != 2 * len(axes) or len(set(axes)) != len(axes):
+            continue  # malformed: the adapter reports it
         full = [0] * (2 * rank)
         for i, a in enumerate(axes):
             full[a], full[a + rank] = pads[i], pads[i + len(axes)]
@@ -163,6 +165,8 @@ def reverse_slice(graph: Graph) -> None:
         rank = len(x.shape)
         axes = [a % rank for a in (_const_ints(graph, node, 3) or range(len(starts)))]
         steps = _const_ints(graph, node, 4) or [1] * len(starts)
+        if not len(starts) == len(ends) == len(axes) == len(steps) or 0 in steps or len(set(axes)) != len(axes):
+            continue  # malformed: the adapter reports it
         picked = {a: range(*slice(s, e, st).indices(x.shape[a])) for s, e, a, st in zip(starts, ends, axes, steps,
                                                                                           strict=True)}
         reversed_axes = [a for a, st in zip(axes, steps, strict=True) if st < 0 and len(picked[a]) > 1]

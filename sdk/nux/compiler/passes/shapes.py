@@ -44,8 +44,9 @@ def window_1d_as_2d(graph: Graph) -> None:
         x, y = graph[node.inputs[0]], graph[node.outputs[0]]
         weight = graph[node.inputs[1]] if node.op in ("Conv", "ConvTranspose") else None
         if x.shape is None or y.shape is None or len(x.shape) != 3 or not x.quantized or (
-                weight is not None and not weight.is_const):
-            continue
+                weight is not None and (not weight.is_const or np.ndim(weight.data) != 3)) or any(
+                len(v) != 1 for k, v in node.attrs.items() if k in WINDOW_ATTRS) or len(node.attr("pads", [0, 0])) != 2:
+            continue  # not a 1-D window (or malformed: the adapter reports it)
         b = _Builder(graph, node)
         lift = (x.shape[0], x.shape[1], 1, x.shape[2])
         node.inputs[0] = b.op("Reshape", [x.name, b.const(lift)], x, lift)
