@@ -19,9 +19,10 @@ from nux.driver.model import LoadedModel, Run
 from nux.driver.npu import Npu
 from nux.driver.registry import backend_available, known_backends, open_device, register_backend
 from nux.driver.tasks import Task, TaskDescriptor
+from nux.errors import IsaVersionError
 
 __all__ = [
     "Device", "DeviceError", "NpuError", "NpuExecutionError", "NpuTimeout", "OutOfDeviceMemory", "TaskAborted",
     "TensorError", "UnsupportedError", "LoadedModel", "Run", "Npu", "backend_available", "known_backends",
-    "open_device", "register_backend", "Task", "TaskDescriptor",
+    "open_device", "register_backend", "Task", "TaskDescriptor", "IsaVersionError",
 ]

@@ -28,6 +28,7 @@ from nux.isa import (
     CTRL,
     IRQ_ENABLE,
     IRQ_STATUS,
+    ISA_VERSION,
     PERF,
     PERF_COUNTERS,
     REG,
@@ -67,23 +68,29 @@ class GoldenDevice:
     `hang=True` is a test hook for driver time-out handling: tasks are taken from the queue (STATUS.BUSY) but
     never run or complete until CTRL.RESET aborts them. The attribute may be changed between tasks (a task
     reads it when it starts), so a test can hang one task and then let the device recover.
+    `isa_minor` is the ISA 1.x the device implements (VERSION reads it; 0 behaves exactly like a 1.0 NPU, such
+    as the RTL before its 1.1 units are wired in).
     """
 
-    def __init__(self, config: NpuConfig = DEFAULT_CONFIG, dram_size: int = 64 << 20, hang: bool = False):
+    def __init__(self, config: NpuConfig = DEFAULT_CONFIG, dram_size: int = 64 << 20, hang: bool = False,
+                 isa_minor: int = ISA_VERSION[1]):
         if not 0 < dram_size <= 1 << config.dram_addr_bits:
             raise DeviceError(f"dram_size {dram_size} must be in (0, 2^{config.dram_addr_bits}]")
         self.config = config
         self.dram_size = dram_size
         self.hang = hang
         self.dram = np.zeros(dram_size, dtype=np.uint8)
-        self.machine = Machine(config, self.dram)
+        if isa_minor not in range(ISA_VERSION[1] + 1):
+            raise DeviceError(f"isa_minor must be in [0, {ISA_VERSION[1]}], got {isa_minor!r}")
+        self.isa_minor = isa_minor
+        self.machine = Machine(config, self.dram, isa_minor)
         self._cond = threading.Condition()
         self._queue: collections.deque[Task] = collections.deque()
         self._running: Task | None = None
         self._cancel = threading.Event()
         self._closed = False
         self._staging = dict.fromkeys(_STAGING.values(), 0)
-        self._constants = {r.offset: value for r, value in constant_registers(config).items()}
+        self._constants = {r.offset: value for r, value in constant_registers(config, isa_minor).items()}
         self._irq_enable = 0
         self._latches = dict.fromkeys(PERF, 0)
         #: the exception behind an INTERNAL fault (a golden-model bug), kept for debugging
@@ -272,4 +279,4 @@ def open_golden(arg: str | None, **options: object) -> Device:
     return construct("golden", GoldenDevice, **options)
 
 
-register_backend("golden", open_golden, help="NumPy golden model (options: config, dram_size, hang)")
+register_backend("golden", open_golden, help="NumPy golden model (options: config, dram_size, hang, isa_minor)")

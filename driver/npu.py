@@ -23,7 +23,8 @@ from nux.driver.memory import DeviceMemory
 from nux.driver.model import LoadedModel, Run
 from nux.driver.registry import open_device
 from nux.driver.tasks import CommandQueue, Task, TaskDescriptor
-from nux.enf import Enf, EnfError, load_enf, read_enf, validate_enf
+from nux.enf import Enf, EnfError, code_minor, load_enf, read_enf, required_isa_minor, validate_enf
+from nux.errors import IsaVersionError
 from nux.isa import INSTR_BYTES, PERF_COUNTERS, REG, STATUS, ConfigError, Ctrl, Instr, assemble
 
 ARENA_ALIGN = 4096
@@ -113,6 +114,7 @@ class Npu:
         model's data and runs are reproducible.
         """
         enf = _as_enf(enf)
+        self._check_isa(required_isa_minor(enf))
         problem = enf.config.compatibility_error(self.config)
         if problem:
             raise ConfigError(
@@ -131,6 +133,11 @@ class Npu:
         model = LoadedModel(self, enf, base, name)
         self._models.append(model)
         return model
+
+    def _check_isa(self, minor: int) -> None:
+        """IsaVersionError before anything runs when the code needs a newer ISA minor than this NPU reports."""
+        if minor > self.version[1]:
+            raise IsaVersionError((self.version[0], minor), self.version)
 
     def _forget(self, model: LoadedModel) -> None:
         self._models.remove(model)
@@ -171,6 +178,7 @@ class Npu:
         code = bytes(code) if isinstance(code, bytes | bytearray) else assemble(code)
         if not code or len(code) % INSTR_BYTES:
             raise NpuError(f"code must be a non-empty multiple of {INSTR_BYTES} bytes, got {len(code)}")
+        self._check_isa(code_minor(code))
         image = bytearray(arena_size)
         for offset, data in [(0, code), *sorted((inputs or {}).items())]:
             if offset < 0 or offset + len(data) > arena_size:

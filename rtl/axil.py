@@ -29,6 +29,7 @@ from nux.isa import (
 )
 from nux.isa.registers import WORD_BITS
 from nux.rtl.axi import axil_signature
+from nux.rtl.isa_layout import RTL_ISA_MINOR
 
 __all__ = ["MMIO_ADDR_BITS", "TASK_LAYOUT", "CORE_REGISTERS", "AxiLiteSlave", "RegisterFile", "regbus_signature",
            "core_status_signature"]
@@ -134,7 +135,7 @@ class RegisterFile(wiring.Component):
         irq_status = Signal(IRQ_STATUS.width)
         irq = {IRQ_ENABLE: irq_enable, IRQ_STATUS: irq_status}
         hi_latch = [Signal(WORD_BITS, name=f"perf_hi_{c.name.lower()}") for c in PERF_COUNTERS]
-        constants = constant_registers(self.config)
+        constants = constant_registers(self.config, isa_minor=RTL_ISA_MINOR)
 
         def word(reg: Register) -> int:
             return reg.offset >> 2

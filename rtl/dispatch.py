@@ -15,9 +15,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
-from nux.isa import MAX_TOKENS, ErrorCode, Mem, NpuConfig, Opcode, PoolOp, Queue, VectorOp
+from nux.isa import MAX_TOKENS, ErrorCode, Mem, NpuConfig, Opcode, PoolOp, Queue, VectorOp, opcodes
 from nux.rtl.fetch import FETCH_LAYOUT, INSTR_BITS
-from nux.rtl.isa_layout import instr_layout, reserved_mask
+from nux.rtl.isa_layout import RTL_ISA_MINOR, instr_layout, reserved_mask
 
 L2C, C2L, C2S, S2C = range(4)
 N_CHANNELS = 4
@@ -86,7 +86,7 @@ class InstrChecker(wiring.Component):
         oob = Signal()
         arena = Signal()
 
-        legal = [op.value for op in Opcode]
+        legal = [op.value for op in opcodes(RTL_ISA_MINOR)]
         m.d.comb += illegal.eq(1)
         with m.Switch(opcode):
             with m.Case(*legal):

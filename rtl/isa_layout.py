@@ -25,6 +25,10 @@ def instr_layout(opcode: Opcode) -> data.FlexibleLayout:
     return data.FlexibleLayout(INSTR_BITS, fields)
 
 
-def reserved_mask(opcode: Opcode) -> int:
+#: The ISA minor the RTL implements (VERSION reads 1.RTL_ISA_MINOR): 1.1's units are not wired in yet.
+RTL_ISA_MINOR = 0
+
+
+def reserved_mask(opcode: Opcode, isa_minor: int = RTL_ISA_MINOR) -> int:
     """The 256-bit mask of reserved bits for `opcode` (an instruction with any of them set is BAD_FIELD)."""
-    return sum(word << (32 * i) for i, word in enumerate(reserved_masks(opcode)))
+    return sum(word << (32 * i) for i, word in enumerate(reserved_masks(opcode, isa_minor)))

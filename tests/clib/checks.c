@@ -9,6 +9,8 @@
  *   checks fuzz FILE...                  one line per file: the code nux_create_sync_model returned
  *   checks hw DEVICE MODEL.enf          a register-file stand-in (xdma/pci on plain files): load, set the input
  *                                        pattern, run with a 50 ms timeout (nothing executes: a timeout)
+ *   checks isa DEVICE MODEL.enf          the model's code needs a newer ISA minor than the device reports: creating
+ *                                        the model fails with nux_error_t_unsupported_version; prints the message
  *   checks stress COPY.enf TASKS THREADS BATCH   tasks from several threads; every id exactly one callback, right
  *                                        outputs (the model copies its input to its output)
  */
@@ -119,6 +121,16 @@ static int hw(const char *device, unsigned char *enf, size_t len) {
     destroy_sync_model(m);
     destroy_nux(nux);
     printf("hw ok\n");
+    return 0;
+}
+
+static int isa(const char *device, unsigned char *enf, size_t len) {
+    nux_handle_t nux;
+    nux_sync_model_t m;
+    CHECK(nux_create_with_device(device, &nux));
+    EXPECT(nux_create_sync_model(nux, enf, len, &m), nux_error_t_unsupported_version);
+    printf("isa: %s\n", nux_last_error());
+    destroy_nux(nux);
     return 0;
 }
 
@@ -288,10 +300,10 @@ int main(int argc, char **argv) {
         free(bad), free(good);
         return rc;
     }
-    if (!strcmp(argv[1], "hw") && argc == 4) {
+    if ((!strcmp(argv[1], "hw") || !strcmp(argv[1], "isa")) && argc == 4) {
         size_t n;
         unsigned char *model = read_file(argv[3], &n);
-        int rc = hw(argv[2], model, n);
+        int rc = (!strcmp(argv[1], "hw") ? hw : isa)(argv[2], model, n);
         free(model);
         return rc;
     }

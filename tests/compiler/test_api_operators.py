@@ -13,15 +13,18 @@ marks come off when it is merged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from unittest.mock import patch
 
 import numpy as np
 import nux.compiler
 import pytest
+import test_tflite_synthetic as synth
 from api_golden import run_golden
 from compiler_rig import float_model, quantize, run_enf, samples
 from nux.executor import quantize as quantize_input
 from nux.reference import run_onnx
 from onnx import helper
+from tflite_builder import TflBuilder
 
 #: The 28 operators of ../shared/API.md that must run on the NPU.
 API_OPERATORS = {
@@ -381,10 +384,8 @@ def _tfl(opcode: str, x_shape, y_shapes, dtype: str, consts=(), options: str | N
          out_zp=None, first_const: bool = False, **fields) -> bytes:
     """x -> opcode(x, *consts) -> outputs; outputs share x's quantization unless out_scale/out_zp say otherwise
     (TFLite's int8 movers and pools require it). A const listed with first_const goes before x (SPLIT's axis)."""
-    from test_tflite_synthetic import TflBuilder, _input
-
     m = TflBuilder()
-    x = _input(m, x_shape, dtype)
+    x = synth._input(m, x_shape, dtype)
     zp = 128 if dtype == "uint8" else 0
     ins = [m.tensor(np.shape(c), "int32", data=c) for c in consts]
     outs = [m.tensor(s, dtype, 0.02 if out_scale is None else out_scale, zp if out_zp is None else out_zp[dtype])
@@ -394,33 +395,27 @@ def _tfl(opcode: str, x_shape, y_shapes, dtype: str, consts=(), options: str | N
 
 
 def _tfl_binary(opcode: str, options: str, dtype: str) -> bytes:
-    from test_tflite_synthetic import TflBuilder, _input
-
     m = TflBuilder()
-    x, z = _input(m, (1, 4, 5, 8), dtype), _input(m, (1, 4, 5, 8), dtype, 0.03)
-    y = _input(m, (1, 4, 5, 8), dtype, 0.04 if opcode == "ADD" else 0.01)
+    x, z = synth._input(m, (1, 4, 5, 8), dtype), synth._input(m, (1, 4, 5, 8), dtype, 0.03)
+    y = synth._input(m, (1, 4, 5, 8), dtype, 0.04 if opcode == "ADD" else 0.01)
     m.op(opcode, [x, z], [y], options)
     return m.build([x, z], [y])
 
 
 def _tfl_conv(dtype: str, depthwise: bool = False) -> bytes:
-    from test_tflite_synthetic import SAME, TflBuilder, _conv, _input
-
     m = TflBuilder()
-    x = _input(m, (1, 7, 7, 4), dtype)
-    y = _conv(m, np.random.default_rng(3), x, 0.02, 8 if depthwise else 6, 3, dtype, depthwise=depthwise,
-              Padding=SAME, StrideH=1, StrideW=1)
+    x = synth._input(m, (1, 7, 7, 4), dtype)
+    y = synth._conv(m, np.random.default_rng(3), x, 0.02, 8 if depthwise else 6, 3, dtype, depthwise=depthwise,
+              Padding=synth.SAME, StrideH=1, StrideW=1)
     return m.build([x], [y])
 
 
 def _tfl_transpose_conv(dtype: str) -> bytes:
     """TRANSPOSE_CONV stride 2 SAME 5x5 -> 10x10 with an int32 bias (int8 weights per channel, uint8 per tensor)."""
-    from test_tflite_synthetic import TflBuilder, _input, _weights
-
     m = TflBuilder()
     rng = np.random.default_rng(4)
-    x = _input(m, (1, 5, 5, 4), dtype)
-    w, w_scale, w_zp = _weights(rng, (6, 3, 3, 4), dtype, 0)
+    x = synth._input(m, (1, 5, 5, 4), dtype)
+    w, w_scale, w_zp = synth._weights(rng, (6, 3, 3, 4), dtype, 0)
     wt = m.tensor((6, 3, 3, 4), dtype, w_scale, w_zp, w, axis=0)
     bt = m.tensor((6,), "int32", 0.02 * np.atleast_1d(w_scale), 0, rng.integers(-2000, 2000, 6))
     y = m.tensor((1, 10, 10, 6), dtype, 0.05, 128 if dtype == "uint8" else -3)
@@ -430,19 +425,25 @@ def _tfl_transpose_conv(dtype: str) -> bytes:
 
 
 def _tfl_batch_matmul(dtype: str) -> bytes:
-    from test_tflite_synthetic import TflBuilder, _input
-
     m = TflBuilder()
-    x, z = _input(m, (2, 4, 16), dtype), _input(m, (2, 16, 5), dtype, 0.03)
-    y = _input(m, (2, 4, 5), dtype, 0.05)
+    x, z = synth._input(m, (2, 4, 16), dtype), synth._input(m, (2, 16, 5), dtype, 0.03)
+    y = synth._input(m, (2, 4, 5), dtype, 0.05)
     m.op("BATCH_MATMUL", [x, z], [y], "BatchMatMulOptions")
     return m.build([x, z], [y])
 
 
 def _tfl_fully_connected(dtype: str) -> bytes:
-    from test_tflite_synthetic import fully_connected_from_nhwc
 
-    return fully_connected_from_nhwc(np.random.default_rng(6), dtype)
+    return synth.fully_connected_from_nhwc(np.random.default_rng(6), dtype)
+
+
+def _first_version(version: int, build):
+    """build() with every operator code at `version` (TflBuilder writes 1; BROADCAST_TO starts at 2)."""
+    import tflite
+
+    original = tflite.OperatorCodeAddVersion
+    with patch.object(tflite, "OperatorCodeAddVersion", lambda b, _: original(b, version)):
+        return build()
 
 
 LOGISTIC_OUT = {"int8": -128, "uint8": 0}
@@ -454,7 +455,8 @@ TFLITE: list[tuple[str, object, str | None]] = [
     ("TRANSPOSE_CONV", _tfl_transpose_conv, None),
     ("FULLY_CONNECTED", _tfl_fully_connected, None),
     ("BATCH_MATMUL", _tfl_batch_matmul, None),
-    ("BROADCAST_TO", lambda d: _tfl("BROADCAST_TO", (1, 1, 5, 3), [(1, 4, 5, 3)], d, ([1, 4, 5, 3],)), None),
+    ("BROADCAST_TO", lambda d: _first_version(2, lambda: _tfl("BROADCAST_TO", (1, 1, 5, 3), [(1, 4, 5, 3)], d,
+                                                                ([1, 4, 5, 3],))), None),
     ("AVERAGE_POOL_2D", lambda d: _tfl("AVERAGE_POOL_2D", (1, 7, 7, 4), [(1, 3, 3, 4)], d, (), "Pool2DOptions",
                                        Padding=1, StrideH=2, StrideW=2, FilterHeight=3, FilterWidth=3), None),
     ("MAX_POOL_2D", lambda d: _tfl("MAX_POOL_2D", (1, 7, 7, 4), [(1, 4, 4, 4)], d, (), "Pool2DOptions", Padding=0,
@@ -486,11 +488,9 @@ TFLITE: list[tuple[str, object, str | None]] = [
 
 
 def _tfl_concat(dtype: str) -> bytes:
-    from test_tflite_synthetic import TflBuilder, _input
-
     m = TflBuilder()
-    x, z = _input(m, (1, 4, 5, 3), dtype), _input(m, (1, 4, 5, 2), dtype)
-    y = _input(m, (1, 4, 5, 5), dtype)
+    x, z = synth._input(m, (1, 4, 5, 3), dtype), synth._input(m, (1, 4, 5, 2), dtype)
+    y = synth._input(m, (1, 4, 5, 5), dtype)
     m.op("CONCATENATION", [x, z], [y], "ConcatenationOptions", Axis=3)
     return m.build([x, z], [y])
 
@@ -512,11 +512,10 @@ def _tflite_params():
 
 @pytest.mark.parametrize(("build", "dtype"), list(_tflite_params()))
 def test_tflite_operator_equals_the_reference_interpreter(build, dtype):
-    from test_tflite_synthetic import run_both
 
     model = build(dtype)
     enf = nux.compiler.compile(model, fallback=False)
     assert all(r["placement"] in ("npu", "view") for r in enf.meta["report"]["layers"])
-    for got, want, _ in run_both(model, np.random.default_rng(5), fallback=False):
+    for got, want, _ in synth.run_both(model, np.random.default_rng(5), fallback=False):
         assert len(np.unique(want)) > 3, "a degenerate case: the reference output is (nearly) constant"
         np.testing.assert_array_equal(got, want)

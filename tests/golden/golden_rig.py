@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from nux.golden.machine import Machine
-from nux.isa import Instr, NpuConfig, assemble
+from nux.isa import ISA_VERSION, Instr, NpuConfig, assemble
 
 CONFIG = NpuConfig(dim=4, sp_rows=64, acc_rows=32)
 DRAM_SIZE = 1 << 16
@@ -13,9 +13,9 @@ DRAM_SIZE = 1 << 16
 class Rig:
     """Machine + DRAM; programs go to `prog_base` inside an arena covering the whole DRAM by default."""
 
-    def __init__(self, config: NpuConfig = CONFIG, dram_size: int = DRAM_SIZE):
+    def __init__(self, config: NpuConfig = CONFIG, dram_size: int = DRAM_SIZE, isa_minor: int = ISA_VERSION[1]):
         self.dram = np.zeros(dram_size, dtype=np.uint8)
-        self.machine = Machine(config, self.dram)
+        self.machine = Machine(config, self.dram, isa_minor)
 
     def put(self, addr: int, values: np.ndarray) -> None:
         raw = np.ascontiguousarray(values).view(np.uint8).ravel()

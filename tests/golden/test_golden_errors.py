@@ -103,8 +103,8 @@ def test_spad_oob(rig, bad):
         Instr("requant", n_rows=0),
         Instr("pool", win_x=0),
         Instr("load", row_elems=5),  # > dim
-        Instr("load", dst=3),
         Instr("store", src=2),  # STORE from the LUT
+        Instr("store", src=3),  # ... or the wide LUT
         Instr("vector", vop=9),
         Instr("pool", pop=2),
         Instr("nop", queue=3),

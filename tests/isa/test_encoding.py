@@ -30,8 +30,10 @@ def instructions(draw) -> Instr:
     for field in fields_of(op):
         if field.name == "opcode":
             continue
-        if field.enum is not None:
-            values[field.name] = draw(st.sampled_from([int(e) for e in field.enum]))
+        if field.enum is not None:  # a 1-bit field may name only the first members (REDUCE src: sp, acc)
+            values[field.name] = draw(st.sampled_from([int(e) for e in field.enum if int(e) <= field.mask]))
+        elif field.signed:
+            values[field.name] = draw(st.integers(-(1 << (field.width - 1)), (1 << (field.width - 1)) - 1))
         else:
             values[field.name] = draw(st.integers(0, field.mask))
     return Instr(op, **values)
@@ -78,7 +80,7 @@ def test_every_reserved_bit_is_rejected(op):
                 assert info.value.reason == "reserved" and info.value.index == 7
 
 
-@pytest.mark.parametrize("opcode", [0, 10, 11, 12, 13, 14, 15])
+@pytest.mark.parametrize("opcode", [0, 13, 14, 15])
 def test_illegal_opcodes(opcode):
     with pytest.raises(DecodeError) as info:
         decode(bytes([opcode]) + bytes(31), index=3)

@@ -12,6 +12,7 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 from nux.isa import ISA_VERSION, NPU_ID, PERF, PERF_COUNTERS, REG, Ctrl, Irq, NpuConfig
 from nux.rtl.axil import AxiLiteSlave, RegisterFile
+from nux.rtl.isa_layout import RTL_ISA_MINOR
 
 CONFIG = NpuConfig(dim=8, sp_rows=512, acc_rows=256, cmdq_depth=3)
 pytestmark = pytest.mark.rtl
@@ -86,7 +87,7 @@ def test_identity_and_config_registers():
     async def bench(ctx, dut):
         bus = dut.slave.axil
         assert await axil_read(ctx, bus, REG["ID"]) == NPU_ID
-        assert await axil_read(ctx, bus, REG["VERSION"]) == ISA_VERSION[0] << 16 | ISA_VERSION[1]
+        assert await axil_read(ctx, bus, REG["VERSION"]) == ISA_VERSION[0] << 16 | RTL_ISA_MINOR
         for name, value in CONFIG.to_dict().items():
             assert await axil_read(ctx, bus, REG[f"CFG_{name.upper()}"]) == value
         assert await axil_read(ctx, bus, 0xFFC) == 0  # undefined offsets read 0

@@ -14,8 +14,9 @@ import pytest
 from amaranth.sim import Simulator
 from nux.golden.checks import CHANNELS, DEP_FLAGS, Tokens, check_arena, check_fields, check_rows, queue_of
 from nux.golden.errors import NpuFault
-from nux.isa import DecodeError, ErrorCode, Instr, NpuConfig, Opcode, decode, fields_of, reserved_masks
+from nux.isa import DecodeError, ErrorCode, Instr, NpuConfig, Opcode, decode, fields_of, opcodes, reserved_masks
 from nux.rtl.dispatch import DISPATCHER, InstrChecker
+from nux.rtl.isa_layout import RTL_ISA_MINOR
 
 CONFIG = NpuConfig(dim=4, sp_rows=256, acc_rows=128)
 N_CASES = 4000
@@ -24,11 +25,11 @@ N_CASES = 4000
 def golden_code(raw: bytes, tokens: list[int], tile: bool, arena_size: int) -> tuple[int, Instr | None]:
     """The ErrorCode the golden dispatcher gives `raw` (0 when it passes), in the spec's check order."""
     try:
-        ins = decode(raw)
+        ins = decode(raw, isa_minor=RTL_ISA_MINOR)
     except DecodeError as exc:
         return (ErrorCode.ILLEGAL_OPCODE if exc.reason == "opcode" else ErrorCode.BAD_FIELD), None
     try:
-        check_fields(ins, CONFIG, 0)
+        check_fields(ins, CONFIG, 0, RTL_ISA_MINOR)
         t = Tokens()
         t.counts = list(tokens)
         t.check(ins, 0)
@@ -51,7 +52,7 @@ def random_instruction(rng: random.Random) -> bytes:
     if rng.random() < 0.05:
         opcode = rng.choice([0, 10, 11, 15])
         return bytes([opcode | rng.randint(0, 15) << 4]) + rng.randbytes(31)
-    op = rng.choice(list(Opcode))
+    op = rng.choice(opcodes(RTL_ISA_MINOR))
     words = [0] * 8
     for f in fields_of(op):
         value = int(op) if f.name == "opcode" else (rng.random() < 0.15) if f.width == 1 else _value(rng, f.width)
@@ -65,7 +66,7 @@ def random_instruction(rng: random.Random) -> bytes:
         words[f.word] |= (int(value) & f.mask) << f.lsb
     if rng.random() < 0.1:
         w = rng.randrange(8)
-        free = [b for b in range(32) if reserved_masks(op)[w] >> b & 1]
+        free = [b for b in range(32) if reserved_masks(op, RTL_ISA_MINOR)[w] >> b & 1]
         if free:
             words[w] |= 1 << rng.choice(free)
     return b"".join(w.to_bytes(4, "little") for w in words)

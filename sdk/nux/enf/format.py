@@ -43,7 +43,7 @@ from nux.enf.layout import (
     align,
 )
 from nux.enf.model import DType, Enf, EnfError, HostGraph, Layout, Program, Step, StepKind, TensorInfo, TensorRole
-from nux.enf.validate import as_enum, decode_name, encode_name, meta_json, validate_enf
+from nux.enf.validate import as_enum, decode_name, encode_name, meta_json, required_isa_minor, validate_enf
 from nux.isa import ISA_VERSION, ConfigError, NpuConfig
 
 _CHECKSUM_AT = HEADER.offsets["checksum"]
@@ -76,7 +76,7 @@ def write_enf(enf: Enf) -> bytes:
         section_table_offset=HEADER.size,
         section_count=len(sections),
         isa_version_major=ISA_VERSION[0],
-        isa_version_minor=ISA_VERSION[1],
+        isa_version_minor=required_isa_minor(enf),
         **config,
     )
     image = bytearray(header)
@@ -165,6 +165,10 @@ def read_enf(data: bytes | bytearray | memoryview) -> Enf:
         meta=next((_read_meta(*s) for s in sections[SectionKind.META]), {}),
     )
     validate_enf(enf)
+    need = required_isa_minor(enf)
+    if header["isa_version_minor"] < need:
+        raise EnfError(f"the header says ISA {header['isa_version_major']}.{header['isa_version_minor']}, but the "
+                       f"code uses ISA {ISA_VERSION[0]}.{need} instructions")
     return enf
 
 

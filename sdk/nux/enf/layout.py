@@ -162,7 +162,8 @@ HEADER = Record(
     Member("section_table_offset", "Q", "file offset of the section table (8-aligned, >= header_size)"),
     Member("section_count", "I", f"number of SECTION entries (<= {MAX_SECTIONS})"),
     Member("isa_version_major", "H", "ISA major version the code was assembled for; must match the reader's ISA"),
-    Member("isa_version_minor", "H", "ISA minor version (informational)"),
+    Member("isa_version_minor", "H", "ISA minor the code needs (the highest any instruction uses); a device "
+           "implementing a lower minor refuses the file"),
     Member("dim", "I", "NpuConfig.dim the ENF was compiled for"),
     Member("sp_rows", "I", "NpuConfig.sp_rows"),
     Member("acc_rows", "I", "NpuConfig.acc_rows"),

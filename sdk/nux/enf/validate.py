@@ -28,7 +28,18 @@ from nux.enf.layout import (
     MAX_TENSORS,
 )
 from nux.enf.model import DType, Enf, EnfError, HostGraph, Layout, Program, Step, StepKind, TensorInfo, TensorRole
-from nux.isa import INSTR_BYTES, DecodeError, NpuConfig, Opcode, decode, reserved_masks
+from nux.isa import (
+    INSTR_BYTES,
+    ISA_VERSION,
+    OPCODE_MINOR,
+    VALUE_MINOR,
+    DecodeError,
+    NpuConfig,
+    Opcode,
+    decode,
+    fields_of,
+    reserved_masks,
+)
 
 ZERO_POINT_RANGE = {
     DType.INT8: (-128, 127),
@@ -142,6 +153,27 @@ def check_code(code: bytes, what: str) -> None:
     raise AssertionError(f"{what}: screen flagged instruction {index} but nux.isa.decode accepts it")
 
 
+def code_minor(code: bytes) -> int:
+    """The ISA minor `code` needs (nux.isa.required_minor of its instructions), vectorised: an opcode a minor
+    added, a bit of a field a minor added set, or an enum value a minor made legal. `code` must decode."""
+    words = np.frombuffer(code, dtype="<u4").reshape(-1, INSTR_BYTES // 4)
+    ops = words[:, 0] & 0xF
+    need = int(_OPCODE_MINOR[ops].max(initial=0))
+    for minor, added in enumerate(_ADDED_BITS, 1):
+        if minor > need and (words & added[ops]).any():
+            need = minor
+    for op, word, lsb, mask, value, minor in _VALUE_MINOR:
+        if minor > need and ((ops == op) & ((words[:, word] >> lsb) & mask == value)).any():
+            need = minor
+    return need
+
+
+def required_isa_minor(enf: Enf) -> int:
+    """The ISA minor an executable needs: the largest `code_minor` of its programs (0 for a 1.0 executable). The
+    ENF header records it, and a device implementing a lower minor refuses the file."""
+    return max((code_minor(p.code) for p in enf.programs), default=0)
+
+
 def _decode_tables() -> tuple[np.ndarray, np.ndarray]:
     legal = np.zeros(16, dtype=bool)
     masks = np.zeros((16, INSTR_BYTES // 4), dtype=np.uint32)
@@ -151,7 +183,24 @@ def _decode_tables() -> tuple[np.ndarray, np.ndarray]:
     return legal, masks
 
 
+def _minor_tables() -> tuple[np.ndarray, list[np.ndarray], list[tuple[int, int, int, int, int, int]]]:
+    """Per opcode its minor; per minor m >= 1 the bits of the fields m added; the enum values minors added."""
+    opcode_minor = np.zeros(16, dtype=np.int64)
+    added = [np.zeros((16, INSTR_BYTES // 4), dtype=np.uint32) for _ in range(ISA_VERSION[1])]
+    for op in Opcode:
+        opcode_minor[int(op)] = OPCODE_MINOR.get(op, 0)
+        for m in range(1, ISA_VERSION[1] + 1):
+            added[m - 1][int(op)] = [old & ~new for old, new in zip(reserved_masks(op, m - 1), reserved_masks(op, m),
+                                                                    strict=True)]
+    values = []
+    for (op, name, value), minor in VALUE_MINOR.items():
+        field = next(f for f in fields_of(op) if f.name == name)
+        values.append((int(op), field.word, field.lsb, field.mask, int(value), minor))
+    return opcode_minor, added, values
+
+
 _LEGAL_OPCODE, _RESERVED = _decode_tables()
+_OPCODE_MINOR, _ADDED_BITS, _VALUE_MINOR = _minor_tables()
 
 
 # ------------------------------------------------------------------------------------------------------ rules

@@ -4,6 +4,7 @@ The register-level device built on it (`GoldenDevice`, backend "golden") lives i
 this package stays on the ground floor: it imports nothing but nux.isa and nux.errors.
 
 - requant: TFLite fixed-point requantization, vectorised and bit exact.
+- rowops: REDUCE's RECIP / RSQRT multipliers (ISA 1.1), RSQRT bit exact with TFLite's inverse square root.
 - machine: `Machine`, the program-order interpreter of instruction streams (faults as `NpuFault`).
 - kernels: op-level quantized reference kernels (conv, matmul, pooling, add/mul, LUT), independent of the ISA.
 - programs: `copy_program`, the smallest useful program (tiled operator programs live in nux.compiler.lower).
@@ -24,9 +25,10 @@ from nux.golden.requant import (
     srdhm,
     wrap32,
 )
+from nux.golden.rowops import recip_multiplier, rsqrt_multiplier
 
 __all__ = [
     "kernels", "run_decoupled", "Cancelled", "MachineError", "NpuFault", "KernelError", "make_lut",
     "Machine", "RequantError", "mbqm", "quantize_multiplier", "requant", "rounding_divide_by_pot",
-    "srdhm", "wrap32",
+    "srdhm", "wrap32", "recip_multiplier", "rsqrt_multiplier",
 ]

@@ -55,7 +55,7 @@ def run_decoupled(machine: Machine, prog_base: int, prog_len: int, arena_base: i
     while True:
         if pc not in fetched:
             address = prog_base + INSTR_BYTES * pc
-            fetched[pc] = decode(machine.dram[address : address + INSTR_BYTES].tobytes(), pc)
+            fetched[pc] = decode(machine.dram[address : address + INSTR_BYTES].tobytes(), pc, machine.isa_minor)
         ins = fetched[pc]
         barrier = ins.opcode in (Opcode.SYNC, Opcode.END)
         target = None if barrier else queue_of(ins)

@@ -3,12 +3,15 @@
 Integer semantics are those of the NPU: operands enter with their zero points subtracted, accumulate exactly
 (wrapped to int32 at the end, as the ACC does), and go back to 8 bits through TFLite's requantization (`requant`).
 Dot products run as float64 matrix products, which are exact here (|products| < 2^17, sums far below 2^53).
-Weights are ONNX layout (O, I/groups, kH, kW); activations NCHW or NHWC.
+Weights are ONNX layout (O, I/groups, kH, kW); activations NCHW or NHWC. The reductions at the end (softmax,
+l2_normalize, reduce_l2, reduce_sum, reduce_max) follow ISA 1.1's REDUCE / LUTW / REQUANT row_scale recipe.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -16,6 +19,7 @@ from numpy.typing import ArrayLike
 
 from nux.errors import NuxError
 from nux.golden.requant import _int64, mbqm, quantize_multiplier, requant, wrap32
+from nux.golden.rowops import recip_multiplier, rsqrt_multiplier
 
 ADD_LEFT_SHIFT = 20
 
@@ -293,3 +297,139 @@ def apply_lut(x: ArrayLike, lut: ArrayLike, out_signed: bool | None = None) -> n
     out = table[arr.view(np.uint8)]
     signed = arr.dtype == np.int8 if out_signed is None else out_signed
     return out.view(np.int8) if signed else out
+
+
+# ---------------------------------------------------------------------------------------------- reductions (ISA 1.1)
+#
+# Built from the integer pieces of REDUCE / LUTW / REQUANT row_scale (nux.golden.rowops), so that a program the
+# compiler lowers from them equals these kernels exactly. Axes are normalised like NumPy's (negative allowed).
+
+#: REDUCE post_shift P of softmax when the output scale is not a power of two: v = e * 2^P / sum(e).
+SOFTMAX_POST_SHIFT = 20
+#: Largest exponent K of the softmax table (entries round(2^K exp(-beta*scale*i)), entry 0 = 2^K).
+SOFTMAX_K_MAX = 24
+#: REDUCE post_shift P of L2 normalisation to an output scale other than TFLite's 1/128: v ~= d 2^P / ||d||.
+L2NORM_POST_SHIFT = 20
+#: REDUCE post_shift P of ReduceL2: v = MBQM(S, RSQRT(S, P)) ~= sqrt(S) * 2^P (2^P * 2^15.5 stays below 2^31 with
+#: room for the unnormalised RSQRT multiplier).
+REDUCE_L2_POST_SHIFT = 10
+
+
+def _axes(axes: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    raw = range(ndim) if axes is None else (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    out = tuple(sorted({int(a) % ndim if -ndim <= int(a) < ndim else -1 for a in raw}))
+    if not out or out[0] < 0:
+        raise KernelError(f"axes {axes!r} do not fit a {ndim}-D input")
+    return out
+
+
+@dataclass(frozen=True)
+class SoftmaxParams:
+    """What the compiler programs for a softmax over `depth` values: the LUTW table, REDUCE's post_shift and
+    the per-lane REQUANT stage (multiplier, shift) of 1 / (out_scale * 2^post_shift)."""
+
+    table: np.ndarray
+    k: int
+    post_shift: int
+    out_m: int
+    out_s: int
+
+
+def softmax_params(depth: int, in_scale: float, beta: float, out_scale: float) -> SoftmaxParams:
+    """K is the largest exponent (<= SOFTMAX_K_MAX) with depth * 2^K < 2^31, so the REDUCE SUM of a row never
+    wraps. P is q when out_scale is 2^-q (q in 1..30: the per-lane stage is then the exact identity), else
+    SOFTMAX_POST_SHIFT. Table entries round half to even (np.rint)."""
+    if depth < 1 or not (in_scale > 0 and beta > 0 and out_scale > 0):
+        raise KernelError(f"softmax needs depth >= 1 and positive scales and beta, got {depth}, {in_scale}, "
+                          f"{beta}, {out_scale}")
+    k = min(SOFTMAX_K_MAX, (((1 << 31) - 1) // depth).bit_length() - 1)
+    table = np.rint(np.ldexp(np.exp(-beta * in_scale * np.arange(256)), k)).astype(np.int32)
+    mant, exp = math.frexp(out_scale)
+    p = 1 - exp if mant == 0.5 and 1 <= 1 - exp <= 30 else SOFTMAX_POST_SHIFT
+    out_m, out_s = quantize_multiplier(1.0 / (out_scale * 2.0**p))
+    return SoftmaxParams(table, k, p, out_m, out_s)
+
+
+def softmax(x: ArrayLike, *, in_scale: float, out_scale: float, out_zp: int, beta: float = 1.0, axis: int = -1,
+            out_signed: bool | None = None) -> np.ndarray:
+    """Quantized softmax the ISA 1.1 way (docs/isa.md "REDUCE"), along `axis`:
+
+    M = max(x) (REDUCE MAX to SP), e = LUTW[M - x] (LUTW diff), (m, s) = RECIP(wrap32(sum e), P) (REDUCE SUM
+    post=RECIP), v = MBQM(e, m, s) ~= e * 2^P / sum(e) (REQUANT row_scale), out = clamp(out_zp + MBQM(v, out_m,
+    out_s)) (REQUANT's per-lane stage). The input zero point cancels in M - x. Output dtype: the input's unless
+    out_signed says otherwise.
+    """
+    arr = np.asarray(x)
+    xs = _ints(arr, "x")
+    ax = _axes(axis, xs.ndim)[0]
+    p = softmax_params(xs.shape[ax], in_scale, beta, out_scale)
+    e = p.table[xs.max(axis=ax, keepdims=True) - xs].astype(np.int64)
+    m, s = recip_multiplier(wrap32(e.sum(axis=ax, keepdims=True)), p.post_shift)
+    signed = arr.dtype == np.int8 if out_signed is None else out_signed
+    lo, hi = _out_range(signed)
+    return to_bytes_dtype(requant(mbqm(e, m, s), p.out_m, p.out_s, out_zp, lo, hi), signed)
+
+
+def l2_normalize(x: ArrayLike, *, x_zp: int, axis: int = -1, out_scale: float = 1 / 128, out_zp: int | None = None,
+                 out_signed: bool | None = None) -> np.ndarray:
+    """x / ||x|| along `axis`: at out_scale 1/128 exactly TFLite's integer L2_NORMALIZATION (with its zero points
+    0 for int8 and 128 for uint8 as the defaults), at any other output quantization with more fraction bits:
+
+    d = x - x_zp, S = wrap32(sum d^2) (REDUCE SUMSQ post=RSQRT), then v = MBQM(d << pre, RSQRT(S, P)) ~= d 2^(pre+P)
+    / sqrt(S) (REQUANT row_scale), out = clamp(out_zp + MBQM(v, quantize_multiplier(1 / (2^(pre+P) out_scale))))
+    (REQUANT's per-lane stage). At 1/128: int8 input pre = 0, P = 7; uint8 input pre = 7, P = 0 (TFLite rounds the
+    two differently), and the per-lane stage is the identity. Otherwise pre = 0, P = L2NORM_POST_SHIFT.
+    """
+    arr = np.asarray(x)
+    d = _ints(arr, "x") - int(x_zp)
+    ax = _axes(axis, d.ndim)[0]
+    signed = arr.dtype == np.int8 if out_signed is None else out_signed
+    pre, p = l2_normalize_shifts(arr.dtype == np.int8, out_scale)
+    m, t = rsqrt_multiplier(wrap32((d * d).sum(axis=ax, keepdims=True)), p)
+    v = mbqm(wrap32(d << pre), m, t)
+    out_m, out_s = quantize_multiplier(1.0 / (2.0 ** (pre + p) * out_scale))
+    zp = (0 if signed else 128) if out_zp is None else out_zp
+    lo, hi = _out_range(signed)
+    return to_bytes_dtype(requant(v, out_m, out_s, zp, lo, hi), signed)
+
+
+def l2_normalize_shifts(x_signed: bool, out_scale: float) -> tuple[int, int]:
+    """(pre, P) of `l2_normalize`: d enters REQUANT as d << pre and REDUCE's RSQRT gets post_shift P."""
+    if out_scale == 1 / 128:
+        return (0, 7) if x_signed else (7, 0)
+    return 0, L2NORM_POST_SHIFT
+
+
+def reduce_l2(x: ArrayLike, *, x_zp: int, in_scale: float, out_scale: float, out_zp: int, out_signed: bool = True,
+              axes: int | Sequence[int] | None = -1, keepdims: bool = True) -> np.ndarray:
+    """sqrt(sum (x - x_zp)^2) over `axes` without a square root unit: S (REDUCE SUMSQ), (m, t) = RSQRT(S, P)
+    (REDUCE SUMSQ post=RSQRT), v = MBQM(S, m, t) ~= sqrt(S) * 2^P (REQUANT row_scale),
+    out = clamp(out_zp + MBQM(v, quantize_multiplier(in_scale / (out_scale 2^P)))), P = REDUCE_L2_POST_SHIFT."""
+    d = _ints(x, "x") - int(x_zp)
+    s = wrap32((d * d).sum(axis=_axes(axes, d.ndim), keepdims=keepdims))
+    v = mbqm(s, *rsqrt_multiplier(s, REDUCE_L2_POST_SHIFT))
+    lo, hi = _out_range(out_signed)
+    m, sh = quantize_multiplier(in_scale / (out_scale * 2.0**REDUCE_L2_POST_SHIFT))
+    return to_bytes_dtype(requant(v, m, sh, out_zp, lo, hi), out_signed)
+
+
+def reduce_sum(x: ArrayLike, *, x_zp: int, in_scale: float, out_scale: float, out_zp: int, out_signed: bool = True,
+               axes: int | Sequence[int] | None = -1, keepdims: bool = True, mean: bool = False) -> np.ndarray:
+    """ReduceSum / ReduceMean: clamp(out_zp + MBQM(wrap32(sum(x - x_zp)), quantize_multiplier(in_scale /
+    (out_scale * count)))), count = the reduced elements for a mean, else 1 (REDUCE SUM, then REQUANT)."""
+    d = _ints(x, "x") - int(x_zp)
+    ax = _axes(axes, d.ndim)
+    count = int(np.prod([d.shape[a] for a in ax])) if mean else 1
+    m, s = quantize_multiplier(in_scale / (out_scale * count))
+    lo, hi = _out_range(out_signed)
+    return to_bytes_dtype(requant(wrap32(d.sum(axis=ax, keepdims=keepdims)), m, s, out_zp, lo, hi), out_signed)
+
+
+def reduce_max(x: ArrayLike, *, x_zp: int, in_scale: float, out_scale: float, out_zp: int, out_signed: bool = True,
+               axes: int | Sequence[int] | None = -1, keepdims: bool = True) -> np.ndarray:
+    """ReduceMax: clamp(out_zp + MBQM(max(x - x_zp), quantize_multiplier(in_scale / out_scale))) (REDUCE MAX)."""
+    d = _ints(x, "x") - int(x_zp)
+    m, s = quantize_multiplier(in_scale / out_scale)
+    lo, hi = _out_range(out_signed)
+    return to_bytes_dtype(requant(d.max(axis=_axes(axes, d.ndim), keepdims=keepdims), m, s, out_zp, lo, hi),
+                          out_signed)

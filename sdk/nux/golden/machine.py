@@ -14,7 +14,7 @@ import numpy as np
 from nux.golden.checks import Tokens, check_arena, check_fields, check_rows
 from nux.golden.errors import MachineError, NpuFault
 from nux.golden.units import check_cancel, execute
-from nux.isa import PERF, DecodeError, ErrorCode, Instr, Mem, NpuConfig, Opcode, decode
+from nux.isa import ISA_VERSION, PERF, DecodeError, ErrorCode, Instr, Mem, NpuConfig, Opcode, decode
 
 INSTR_BYTES = 32
 COUNTER_MASK = (1 << 64) - 1
@@ -22,22 +22,27 @@ _DECODE_CACHE_LIMIT = 1 << 16
 
 
 class Machine:
-    """NPU state: DRAM (shared with the host), SP (uint8 bytes), ACC (int32), LUT, the weight tile, counters.
+    """NPU state: DRAM (shared with the host), SP (uint8 bytes), ACC (int32), LUT, LUTW (int32), the weight tile,
+    counters. `isa_minor` is the ISA 1.x it implements (0: exactly a 1.0 NPU).
 
     SP, ACC and LUT persist across tasks (the ISA calls them unspecified at task start; keeping them makes
     the golden model deterministic). `counters` holds every PERF counter; the timing ones stay 0.
     """
 
-    def __init__(self, config: NpuConfig, dram: np.ndarray):
+    def __init__(self, config: NpuConfig, dram: np.ndarray, isa_minor: int = ISA_VERSION[1]):
         if not isinstance(dram, np.ndarray) or dram.dtype != np.uint8 or dram.ndim != 1:
             raise MachineError("dram must be a one-dimensional numpy uint8 array")
         if not dram.flags.writeable or not dram.flags.c_contiguous:
             raise MachineError("dram must be a writeable, contiguous array")
+        if isa_minor not in range(ISA_VERSION[1] + 1):
+            raise MachineError(f"isa_minor must be in [0, {ISA_VERSION[1]}], got {isa_minor!r}")
         self.config = config
         self.dram = dram
+        self.isa_minor = isa_minor
         self.sp = np.zeros((config.sp_rows, config.dim), dtype=np.uint8)
         self.acc = np.zeros((config.acc_rows, config.dim), dtype=np.int32)
         self.lut = np.zeros(256, dtype=np.uint8)
+        self.lutw = np.zeros(256, dtype=np.int32)
         self.tile = np.zeros((config.dim, config.dim), dtype=np.float32)
         self.counters: dict[str, int] = dict.fromkeys(PERF, 0)
         self._counter_lock = threading.Lock()
@@ -46,8 +51,10 @@ class Machine:
     # ------------------------------------------------------------------ state helpers used by the units
 
     def memory(self, mem: Mem) -> np.ndarray:
-        """The on-chip memory as rows x dim (the LUT seen as 256/dim rows)."""
-        return {Mem.SP: self.sp, Mem.ACC: self.acc, Mem.LUT: self.lut.reshape(-1, self.config.dim)}[mem]
+        """The on-chip memory as rows x dim (the LUTs seen as 256/dim rows)."""
+        dim = self.config.dim
+        return {Mem.SP: self.sp, Mem.ACC: self.acc, Mem.LUT: self.lut.reshape(-1, dim),
+                Mem.LUTW: self.lutw.reshape(-1, dim)}[mem]
 
     def count(self, **increments: int) -> None:
         """Add to perf counters (64-bit wrap); locked so that PERF_CLEAR from another thread is never lost."""
@@ -84,7 +91,7 @@ class Machine:
         result = self._decoded.get(word)
         if result is None:
             try:
-                result = decode(word, pc)
+                result = decode(word, pc, self.isa_minor)
             except DecodeError as exc:
                 result = exc
             if len(self._decoded) >= _DECODE_CACHE_LIMIT:
@@ -119,7 +126,7 @@ class Machine:
         for pc in range(prog_len):
             check_cancel(cancel)
             ins = self._fetch(prog_base + INSTR_BYTES * pc, pc)
-            check_fields(ins, config, pc)
+            check_fields(ins, config, pc, self.isa_minor)
             tokens.check(ins, pc)
             if ins.opcode is Opcode.GEMM and not ins.values["preload"] and not tile_loaded:
                 raise NpuFault(ErrorCode.BAD_DEP, pc, "GEMM preload=0 before any weight tile was loaded")

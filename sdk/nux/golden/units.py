@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nux.golden.checks import VECTOR_PARAM_ROWS, dram_end, row_elems
+from nux.golden.checks import DRAM_OPS, VECTOR_PARAM_ROWS, dram_end, dram_mem, esize, lane_step, row_elems
 from nux.golden.errors import Cancelled, NpuFault
 from nux.golden.requant import _mbqm, _requant, wrap32
-from nux.isa import ErrorCode, Instr, Mem, Opcode, PoolOp, VectorOp
+from nux.golden.rowops import recip_multiplier, rsqrt_multiplier
+from nux.isa import ErrorCode, Instr, Mem, Opcode, PoolOp, ReduceOp, ReducePost, VectorOp
 
 if TYPE_CHECKING:
     from nux.golden.machine import Machine
@@ -60,7 +61,7 @@ def _chunks(total: int, per_chunk: int, cancel: threading.Event | None):
 
 
 def _check_bus(m: Machine, ins: Instr, arena_base: int, arena_end: int, pc: int) -> None:
-    """BUS_ERROR when a LOAD/STORE inside the arena still reaches past the device's physical DRAM."""
+    """BUS_ERROR when a LOAD/GATHER/STORE inside the arena still reaches past the device's physical DRAM."""
     if arena_base + arena_end > m.dram.size:
         raise NpuFault(ErrorCode.BUS_ERROR, pc, f"{ins.opcode.name} reaches past device DRAM ({m.dram.size} bytes)")
 
@@ -71,25 +72,30 @@ def _dram_rows(ins: Instr, arena_base: int) -> np.ndarray:
                 (v["x_size"], v["x_stride"]))
 
 
+def _lane_offsets(ins: Instr, lanes: int) -> np.ndarray:
+    """Byte offsets from a row's address of the lanes it moves, lane by lane (esize bytes each)."""
+    size = esize(dram_mem(ins))
+    return ((np.arange(lanes, dtype=np.int64) * lane_step(ins))[:, None] + np.arange(size)).ravel()
+
+
 def execute_load(m: Machine, ins: Instr, arena_base: int, cancel: threading.Event | None) -> None:
+    """LOAD and GATHER (which has no padding rows and reads lanes lane_stride apart)."""
     v = ins.values
     dst = Mem(v["dst"])
     lanes = row_elems(ins, m.config)
-    nbytes = lanes * (4 if dst is Mem.ACC else 1)
-    xn = v["x_pad_before"] + v["x_size"] + v["x_pad_after"]
-    yn = v["y_pad_before"] + v["y_size"] + v["y_pad_after"]
-    total = v["z_size"] * yn * xn
-    mem = m.memory(dst)
-    block = mem[v["dst_row"] : v["dst_row"] + total]
-    block[...] = byte_value(v["pad_value"], True) if dst is Mem.ACC else v["pad_value"]
+    wide = esize(dst) == 4
+    xb, xa, yb, ya = (v.get(name, 0) for name in ("x_pad_before", "x_pad_after", "y_pad_before", "y_pad_after"))
+    xn, yn = xb + v["x_size"] + xa, yb + v["y_size"] + ya
+    block = m.memory(dst)[v["dst_row"] : v["dst_row"] + v["z_size"] * yn * xn]
+    block[...] = byte_value(v["pad_value"], True) if wide else v["pad_value"]
     # Destination rows of the non-padding (z, y, x) positions, in the same order as their DRAM addresses.
-    rows = grid(v["y_pad_before"] * xn + v["x_pad_before"], (v["z_size"], yn * xn), (v["y_size"], xn), (v["x_size"], 1))
+    rows = grid(yb * xn + xb, (v["z_size"], yn * xn), (v["y_size"], xn), (v["x_size"], 1))
     addrs = _dram_rows(ins, arena_base)
-    offsets = np.arange(nbytes, dtype=np.int64)
+    offsets = _lane_offsets(ins, lanes)
     for part in _chunks(rows.size, CHUNK_ROWS, cancel):
         data = m.dram[addrs[part, None] + offsets]
-        block[rows[part], :lanes] = data.view("<i4") if dst is Mem.ACC else data
-    m.count(DMA_RD_BYTES=rows.size * nbytes)
+        block[rows[part], :lanes] = data.view("<i4") if wide else data
+    m.count(DMA_RD_BYTES=rows.size * offsets.size)
 
 
 def execute_store(m: Machine, ins: Instr, arena_base: int, cancel: threading.Event | None) -> None:
@@ -99,26 +105,34 @@ def execute_store(m: Machine, ins: Instr, arena_base: int, cancel: threading.Eve
     addrs = _dram_rows(ins, arena_base)
     mem = m.memory(src)[v["src_row"] : v["src_row"] + addrs.size, :lanes]
     data = mem.astype("<i4").view(np.uint8) if src is Mem.ACC else mem
-    nbytes = data.shape[1]
-    offsets = np.arange(nbytes, dtype=np.int64)
-    disjoint = bool(np.all(np.diff(addrs) >= nbytes))
+    offsets = _lane_offsets(ins, lanes)
+    size, step = esize(src), lane_step(ins)
+    span = (lanes - 1) * step + size
+    disjoint = step >= size and bool(np.all(np.diff(addrs) >= span))
     for part in _chunks(addrs.size, CHUNK_ROWS, cancel):
         flat = (addrs[part, None] + offsets).ravel()
         values = data[part].ravel()
-        if not disjoint:  # overlapping rows: the later row wins, as in a sequential store unit
+        if not disjoint:  # overlapping rows or lanes: the later one wins, as in a sequential store unit
             flat, keep = np.unique(flat[::-1], return_index=True)
             values = values[::-1][keep]
         m.dram[flat] = values
-    m.count(DMA_WR_BYTES=addrs.size * nbytes)
+    m.count(DMA_WR_BYTES=addrs.size * offsets.size)
+
+
+def _weight_tile(m: Machine, v: dict[str, int]) -> np.ndarray:
+    """The preloaded tile: SP rows w_row.. minus the scalar w_zp, or minus the per-column row sp(wzp_row)."""
+    w_signed = bool(v["w_signed"])
+    tile = _lanes(m.sp[v["w_row"] : v["w_row"] + m.config.dim], w_signed)
+    zp = _lanes(m.sp[v["wzp_row"]], w_signed)[None, :] if v["wzp_en"] else byte_value(v["w_zp"], w_signed)
+    return (tile - zp).astype(np.float32)
 
 
 def execute_gemm(m: Machine, ins: Instr, cancel: threading.Event | None) -> None:
     v = ins.values
     dim = m.config.dim
     if v["preload"]:
-        w_signed = bool(v["w_signed"])
-        tile = _lanes(m.sp[v["w_row"] : v["w_row"] + dim], w_signed) - byte_value(v["w_zp"], w_signed)
-        m.tile = tile.astype(np.float32)
+        m.tile = _weight_tile(m, v)
+    bias = m.acc[v["bias_row"]].astype(np.int64) if v["bias_en"] else None  # read before the first write
     a_signed = bool(v["a_signed"])
     a_zp = np.float32(byte_value(v["a_zp"], a_signed))
     rows = grid(v["a_base"], (v["y_size"], v["a_ystride"]), (v["x_size"], v["a_xstride"]))
@@ -128,6 +142,8 @@ def execute_gemm(m: Machine, ins: Instr, cancel: threading.Event | None) -> None
         products = (sp[rows[part]].astype(np.float32) - a_zp) @ m.tile
         if v["accumulate"]:
             acc[part] += products.astype(np.int32)  # int32 array addition wraps: wrap32
+        elif bias is not None:
+            acc[part] = wrap32(products.astype(np.int64) + bias)
         else:
             acc[part] = products
     m.count(ARRAY_BUSY=rows.size, MACS=rows.size * dim * dim)
@@ -156,7 +172,11 @@ def execute_requant(m: Machine, ins: Instr, cancel: threading.Event | None) -> N
     src = m.acc[v["acc_base"] : v["acc_base"] + n]
     dst = m.sp[v["sp_base"] : v["sp_base"] + n]
     for part in _chunks(n, CHUNK_ROWS, cancel):
-        dst[part] = _to_bytes(_requant(src[part].astype(np.int64), mult, shift, zp, lo, hi))
+        x = src[part].astype(np.int64)
+        if v["row_scale"]:  # each row first by its group's (multiplier, shift) from lanes 0, 1 of an ACC row
+            groups = m.acc[v["rowp_base"] + np.arange(part.start, part.stop) // v["group_rows"]].astype(np.int64)
+            x = _mbqm(x, groups[:, :1], groups[:, 1:2])
+        dst[part] = _to_bytes(_requant(x, mult, shift, zp, lo, hi))
 
 
 def _vector_rows(m: Machine, v: dict[str, int], vop: VectorOp, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
@@ -206,17 +226,84 @@ def execute_pool(m: Machine, ins: Instr, cancel: threading.Event | None) -> None
     m.sp[v["out_base"] : v["out_base"] + origins.size] = out
 
 
+def _reduce_groups(m: Machine, v: dict[str, int], groups: np.ndarray) -> np.ndarray:
+    """r of each group in `groups` (int64, wrapped to int32 for SUM/SUMSQ)."""
+    dim = m.config.dim
+    rows = v["a_base"] + groups[:, None] * v["a_gstride"] + np.arange(v["group_rows"]) * v["a_rstride"]
+    if v["src"] == Mem.ACC:
+        t = m.acc[rows].astype(np.int64)
+    else:
+        signed = bool(v["a_signed"])
+        t = _lanes(m.sp[rows], signed) - byte_value(v["a_zp"], signed)  # (groups, rows, lanes)
+    used = np.ones((v["group_rows"], dim), dtype=bool)
+    used[-1, v["last_lanes"] or dim :] = False
+    rop = ReduceOp(v["rop"])
+    if rop is ReduceOp.MAX:
+        return np.where(used, t, np.iinfo(np.int64).min).max(axis=(1, 2))
+    t = np.where(used, t, 0)
+    return wrap32((t * t if rop is ReduceOp.SUMSQ else t).sum(axis=(1, 2)))
+
+
+def _reduce_rows(m: Machine, v: dict[str, int], r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The destination memory and the rows written for reductions r (broadcast r, or [m, s, 0, ...])."""
+    dim = m.config.dim
+    post = ReducePost(v["post"])
+    if post is ReducePost.NONE:
+        if v["dst_sp"]:
+            return m.sp, np.repeat(_to_bytes(r)[:, None], dim, axis=1)
+        return m.acc, np.repeat(r[:, None], dim, axis=1)
+    mult, shift = (recip_multiplier if post is ReducePost.RECIP else rsqrt_multiplier)(r, v["post_shift"])
+    out = np.zeros((r.size, dim), dtype=np.int64)
+    out[:, 0], out[:, 1] = mult, shift
+    return m.acc, out
+
+
+def execute_reduce(m: Machine, ins: Instr, cancel: threading.Event | None) -> None:
+    """REDUCE group by group in program order: a group's output row may be a later group's input, so groups
+    run in one batch only when no output row lies inside the rows read."""
+    v = ins.values
+    n, group_elems = v["n_groups"], v["group_rows"] * m.config.dim
+    first_in = v["a_base"]
+    last_in = first_in + (n - 1) * v["a_gstride"] + (v["group_rows"] - 1) * v["a_rstride"]
+    same_mem = (v["src"] == Mem.SP) == bool(v["dst_sp"])
+    overlap = same_mem and v["out_row"] <= last_in and first_in <= v["out_row"] + n - 2
+    per_chunk = 1 if overlap else max(1, CHUNK_ELEMS // group_elems)
+    for part in _chunks(n, per_chunk, cancel):
+        groups = np.arange(part.start, part.stop, dtype=np.int64)
+        mem, out = _reduce_rows(m, v, _reduce_groups(m, v, groups))
+        mem[v["out_row"] + part.start : v["out_row"] + part.stop] = out
+
+
+def execute_lutw(m: Machine, ins: Instr, cancel: threading.Event | None) -> None:
+    """ACC[out] = LUTW[idx]: idx the raw byte of A, or clamp(B - A, 0, 255) with diff."""
+    v = ins.values
+    ra = grid(v["a_base"], (v["y_size"], v["a_ystride"]), (v["x_size"], v["a_xstride"]))
+    rb = grid(v["b_base"], (v["y_size"], v["b_ystride"]), (v["x_size"], v["b_xstride"]))
+    out = m.acc[v["out_base"] : v["out_base"] + ra.size]
+    for part in _chunks(ra.size, max(1, CHUNK_ELEMS // m.config.dim), cancel):
+        if v["diff"]:
+            a = _lanes(m.sp[ra[part]], bool(v["a_signed"]))
+            idx = np.clip(_lanes(m.sp[rb[part]], bool(v["b_signed"])) - a, 0, 255)
+        else:
+            idx = m.sp[ra[part]]
+        out[part] = m.lutw[idx]
+
+
 def execute(m: Machine, ins: Instr, arena_base: int, pc: int, cancel: threading.Event | None) -> None:
     """Run one checked instruction (SYNC, END and NOP have no effect beyond their tokens)."""
     op = ins.opcode
-    if op in (Opcode.LOAD, Opcode.STORE):
+    if op in DRAM_OPS:
         _check_bus(m, ins, arena_base, dram_end(ins, m.config), pc)
-        (execute_load if op is Opcode.LOAD else execute_store)(m, ins, arena_base, cancel)
-    elif op is Opcode.GEMM:
-        execute_gemm(m, ins, cancel)
-    elif op is Opcode.REQUANT:
-        execute_requant(m, ins, cancel)
-    elif op is Opcode.VECTOR:
-        execute_vector(m, ins, cancel)
-    elif op is Opcode.POOL:
-        execute_pool(m, ins, cancel)
+        (execute_store if op is Opcode.STORE else execute_load)(m, ins, arena_base, cancel)
+    elif op in _COMPUTE:
+        _COMPUTE[op](m, ins, cancel)
+
+
+_COMPUTE = {
+    Opcode.GEMM: execute_gemm,
+    Opcode.REQUANT: execute_requant,
+    Opcode.VECTOR: execute_vector,
+    Opcode.POOL: execute_pool,
+    Opcode.REDUCE: execute_reduce,
+    Opcode.LUTW: execute_lutw,
+}

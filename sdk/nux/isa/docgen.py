@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from nux.generated_docs import docgen_main
-from nux.isa.encoding import ERROR_DOCS, QUEUE_OF, ErrorCode, Opcode, fields_of
+from nux.isa.encoding import ERROR_DOCS, ISA_VERSION, OPCODE_MINOR, QUEUE_OF, ErrorCode, Opcode, fields_of
 from nux.isa.headers import c_header, verilog_header
 from nux.isa.registers import PERF_COUNTERS, REGISTERS, BitField
 
@@ -22,16 +22,20 @@ def _bits(lsb: int, width: int) -> str:
 
 
 def _instruction_tables() -> list[str]:
-    out = ["### Opcodes", "", "| opcode | value | queue |", "|---|---|---|"]
+    out = ["### Opcodes", "", "| opcode | value | queue | since |", "|---|---|---|---|"]
     for op in Opcode:
         queue = QUEUE_OF[op]
-        out.append(f"| {op.name} | {int(op)} | {queue.name.lower() if queue is not None else 'see text'} |")
+        out.append(f"| {op.name} | {int(op)} | {queue.name.lower() if queue is not None else 'see text'} | "
+                   f"{ISA_VERSION[0]}.{OPCODE_MINOR.get(op, 0)} |")
     for op in Opcode:
         out += ["", f"### {op.name} fields", "", "| field | word | bits | default | meaning |", "|---|---|---|---|---|"]
         for f in fields_of(op):
             doc = f.doc
             if f.enum is not None:
-                doc += " (" + ", ".join(f"{e.name.lower()}={int(e)}" for e in f.enum) + ")"
+                values = [e for e in f.enum if int(e) < 1 << f.width]
+                doc += " (" + ", ".join(f"{e.name.lower()}={int(e)}" for e in values) + ")"
+            if f.minor:
+                doc += f" (ISA {ISA_VERSION[0]}.{f.minor})"
             out.append(f"| {f.name} | {f.word} | {_bits(f.lsb, f.width)} | {f.default} | {doc} |")
     out += ["", "### Error codes", "", "| code | value | meaning |", "|---|---|---|"]
     out += [f"| {e.name} | {int(e)} | {ERROR_DOCS[e]} |" for e in ErrorCode]

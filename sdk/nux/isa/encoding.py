@@ -3,16 +3,20 @@
 Every instruction is 256 bits: eight little-endian 32-bit words. Word 0 holds the opcode and the four dependency
 flags of VTA-style token queues; the rest are opcode-specific fields. Bits not covered by a field are reserved
 and must be zero (a decoder that sees one set raises BAD_FIELD), which keeps room for later versions.
+
+Minor versions only add: every ISA 1.1 field (`Field.minor == 1`) sits in bits that are reserved in 1.0 and every
+1.1 opcode is illegal in 1.0, so `reserved_masks(op, isa_minor=0)` and `opcodes(0)` describe a 1.0 NPU exactly.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 INSTR_BYTES = 32
 INSTR_WORDS = 8
-ISA_VERSION = (1, 0)
+ISA_VERSION = (1, 1)
 
 
 class Opcode(enum.IntEnum):
@@ -27,6 +31,9 @@ class Opcode(enum.IntEnum):
     SYNC = 7
     END = 8
     NOP = 9
+    REDUCE = 10
+    LUTW = 11
+    GATHER = 12
 
 
 class Queue(enum.IntEnum):
@@ -38,11 +45,12 @@ class Queue(enum.IntEnum):
 
 
 class Mem(enum.IntEnum):
-    """On-chip memory selected by LOAD.dst / STORE.src."""
+    """On-chip memory selected by LOAD.dst / STORE.src (LUTW: the 256-entry int32 table of ISA 1.1)."""
 
     SP = 0
     ACC = 1
     LUT = 2
+    LUTW = 3
 
 
 class VectorOp(enum.IntEnum):
@@ -60,6 +68,22 @@ class PoolOp(enum.IntEnum):
 
     MAX = 0
     SUM = 1
+
+
+class ReduceOp(enum.IntEnum):
+    """REDUCE.rop: what a group of lanes and rows reduces to (ISA 1.1)."""
+
+    MAX = 0
+    SUM = 1
+    SUMSQ = 2
+
+
+class ReducePost(enum.IntEnum):
+    """REDUCE.post: turn the reduction r into an MBQM multiplier (m, s) of 1/r or 1/sqrt(r) (ISA 1.1)."""
+
+    NONE = 0
+    RECIP = 1
+    RSQRT = 2
 
 
 class ErrorCode(enum.IntEnum):
@@ -109,6 +133,8 @@ class Field:
     default: int = 0
     signed: bool = False
     enum: type[enum.IntEnum] | None = None
+    minor: int = 0  # the ISA 1.x that added the field; its bits are reserved before that
+
 
     @property
     def mask(self) -> int:
@@ -162,19 +188,26 @@ _XY_ITER = (
     _f("a_ystride", 5, 16, 16, "SP rows between consecutive y positions of A"),
 )
 
+_LANE_STRIDE = _f("lane_stride", 7, 0, 32, "DRAM bytes between consecutive lanes of a row (0: esize, contiguous)",
+                  minor=1)
+#: LOAD words 0..6, shared with GATHER (which replaces LOAD's padding word by `lane_stride`).
+_LOAD_WORDS = (
+    _f("dst", 0, 8, 2, "destination memory (lutw: ISA 1.1)", enum=Mem),
+    _f("pad_value", 0, 16, 8, "byte written to padding rows and unused lanes (sign-extended for ACC)"),
+    _ROW_ELEMS,
+    _DRAM_OFFSET,
+    _f("dst_row", 2, 0, 16, "first destination row; rows are written consecutively"),
+    _X_SIZE_HI,
+    _X_STRIDE,
+    _Y_SIZE_LO,
+    _Z_SIZE,
+    _Y_STRIDE,
+    _Z_STRIDE,
+)
+
 FORMATS: dict[Opcode, tuple[Field, ...]] = {
     Opcode.LOAD: (
-        _f("dst", 0, 8, 2, "destination memory", enum=Mem),
-        _f("pad_value", 0, 16, 8, "byte written to padding rows and unused lanes (sign-extended for ACC)"),
-        _ROW_ELEMS,
-        _DRAM_OFFSET,
-        _f("dst_row", 2, 0, 16, "first destination row; rows are written consecutively"),
-        _X_SIZE_HI,
-        _X_STRIDE,
-        _Y_SIZE_LO,
-        _Z_SIZE,
-        _Y_STRIDE,
-        _Z_STRIDE,
+        *_LOAD_WORDS,
         _f("x_pad_before", 7, 0, 8, "padding rows before each x run"),
         _f("x_pad_after", 7, 8, 8, "padding rows after each x run"),
         _f("y_pad_before", 7, 16, 8, "padding x-runs before each y run"),
@@ -191,6 +224,7 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
         _Z_SIZE,
         _Y_STRIDE,
         _Z_STRIDE,
+        _LANE_STRIDE,
     ),
     Opcode.GEMM: (
         _f("accumulate", 0, 8, 1, "add to ACC (1) or overwrite it (0)"),
@@ -212,6 +246,12 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
         _f("y_size", 3, 16, 16, "y steps (>= 1); rows streamed = x_size * y_size", default=1),
         _f("a_xstride", 4, 0, 16, "SP rows between consecutive x rows of A"),
         _f("a_ystride", 4, 16, 16, "SP rows between consecutive y steps of A"),
+        _f("wzp_en", 0, 12, 1, "preload subtracts the per-column weight zero point row sp(wzp_row) (needs preload=1, "
+           "w_zp=0)", minor=1),
+        _f("bias_en", 0, 13, 1, "initialise ACC with the bias row ACC[bias_row] (needs accumulate=0)", minor=1),
+        _f("wzp_row", 5, 0, 16, "SP row of per-column weight zero points (0 unless wzp_en)", minor=1),
+        _f("bias_row", 5, 16, 16, "ACC row of per-column biases, read once before any write (0 unless bias_en)",
+           minor=1),
     ),
     Opcode.REQUANT: (
         _f("out_signed", 0, 8, 1, "output is int8 (1) or uint8 (0)"),
@@ -222,6 +262,11 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
         _f("acc_base", 3, 0, 16, "first ACC row read"),
         _f("sp_base", 3, 16, 16, "first SP row written"),
         _f("n_rows", 4, 0, 16, "rows converted (>= 1)", default=1),
+        _f("row_scale", 0, 9, 1, "first rescale each row by its group's (multiplier, shift) from ACC[rowp_base + g]",
+           minor=1),
+        _f("rowp_base", 5, 0, 16, "ACC row of group 0's (multiplier, shift) in lanes 0, 1 (0 unless row_scale)",
+           minor=1),
+        _f("group_rows", 5, 16, 16, "rows per row_scale group (>= 1 with row_scale, else 0)", minor=1),
     ),
     Opcode.VECTOR: (
         _f("vop", 0, 8, 4, "operation", enum=VectorOp),
@@ -265,6 +310,38 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
         _f("win_xstride", 6, 16, 8, "SP rows between horizontally adjacent taps"),
         _f("win_ystride", 7, 0, 16, "SP rows between vertically adjacent taps"),
     ),
+    Opcode.GATHER: (*_LOAD_WORDS, _LANE_STRIDE),
+    Opcode.REDUCE: (
+        _f("rop", 0, 8, 2, "reduction", enum=ReduceOp),
+        _f("src", 0, 10, 1, "source memory: sp (0) or acc (1)", enum=Mem),
+        _f("dst_sp", 0, 11, 1, "write the result to SP (1, mod 256, broadcast) or ACC (0)"),
+        _A_SIGNED,
+        _f("post", 0, 13, 2, "post-processing of r into (multiplier, shift) lanes 0, 1 of an ACC row",
+           enum=ReducePost),
+        _f("a_zp", 0, 16, 8, "zero point of SP input (int8 or uint8 per a_signed), subtracted on entry"),
+        _f("last_lanes", 0, 24, 7, "lanes used in the last row of a group (1..dim; 0 means dim)"),
+        _f("a_base", 1, 0, 16, "first row of group 0"),
+        _f("out_row", 1, 16, 16, "row written for group 0; group g writes out_row + g"),
+        _f("group_rows", 2, 0, 16, "rows per group (>= 1)", default=1),
+        _f("n_groups", 2, 16, 16, "groups (>= 1)", default=1),
+        _f("a_rstride", 3, 0, 16, "rows between consecutive rows of a group"),
+        _f("a_gstride", 3, 16, 16, "rows between the first rows of consecutive groups"),
+        _f("post_shift", 4, 0, 8, "extra left shift P of the RECIP/RSQRT multiplier (0 unless post)", signed=True),
+    ),
+    Opcode.LUTW: (
+        _f("a_signed", 0, 8, 1, "operand A is int8 (1) or uint8 (0)"),
+        _f("b_signed", 0, 9, 1, "operand B is int8 (1) or uint8 (0) (0 unless diff)"),
+        _f("diff", 0, 10, 1, "index by clamp(B - A, 0, 255) (1) or by A's raw byte (0)"),
+        _f("a_base", 1, 0, 16, "SP row of A at x = y = 0"),
+        _f("b_base", 1, 16, 16, "SP row of B at x = y = 0 (0 unless diff)"),
+        _f("out_base", 2, 0, 16, "first ACC row written; output (x, y) goes to out_base + y*x_size + x"),
+        _f("x_size", 2, 16, 16, "inner iteration count (>= 1)", default=1),
+        _f("y_size", 3, 0, 16, "outer iteration count (>= 1)", default=1),
+        _f("a_xstride", 4, 0, 16, "SP rows between consecutive x positions of A"),
+        _f("a_ystride", 4, 16, 16, "SP rows between consecutive y positions of A"),
+        _f("b_xstride", 5, 0, 16, "SP rows between consecutive x positions of B (0 unless diff)"),
+        _f("b_ystride", 5, 16, 16, "SP rows between consecutive y positions of B (0 unless diff)"),
+    ),
     Opcode.NOP: (
         _f("queue", 0, 8, 2, "queue that executes the NOP (carries its dependency flags)", enum=Queue),
     ),
@@ -280,6 +357,9 @@ QUEUE_OF: dict[Opcode, Queue | None] = {
     Opcode.REQUANT: Queue.COMPUTE,
     Opcode.VECTOR: Queue.COMPUTE,
     Opcode.POOL: Queue.COMPUTE,
+    Opcode.REDUCE: Queue.COMPUTE,
+    Opcode.LUTW: Queue.COMPUTE,
+    Opcode.GATHER: Queue.LOAD,
     Opcode.NOP: None,
     Opcode.SYNC: None,
     Opcode.END: None,
@@ -295,12 +375,38 @@ def fields_of(opcode: Opcode) -> tuple[Field, ...]:
     return header + FORMATS[opcode]
 
 
-def reserved_masks(opcode: Opcode) -> tuple[int, ...]:
-    """Per word, the bits no field covers; hardware and golden model reject instructions with any of them set."""
+#: The ISA minor that added each opcode (absent: 1.0). A device of an older minor raises ILLEGAL_OPCODE.
+OPCODE_MINOR: dict[Opcode, int] = {Opcode.REDUCE: 1, Opcode.LUTW: 1, Opcode.GATHER: 1}
+#: Enum values of 1.0 fields that a later minor made legal: (opcode, field, value) -> minor.
+VALUE_MINOR: dict[tuple[Opcode, str, int], int] = {(Opcode.LOAD, "dst", Mem.LUTW): 1}
+
+
+def opcodes(isa_minor: int = ISA_VERSION[1]) -> tuple[Opcode, ...]:
+    """The opcodes a device implementing ISA 1.`isa_minor` accepts (the others are ILLEGAL_OPCODE there)."""
+    return tuple(op for op in Opcode if OPCODE_MINOR.get(op, 0) <= isa_minor)
+
+
+@functools.cache
+def reserved_masks(opcode: Opcode, isa_minor: int = ISA_VERSION[1]) -> tuple[int, ...]:
+    """Per word, the bits no field of ISA 1.`isa_minor` covers; hardware and golden model reject instructions
+    with any of them set (so a 1.0 device sees every 1.1 field as reserved: BAD_FIELD)."""
     used = [0] * INSTR_WORDS
     for field in fields_of(opcode):
-        used[field.word] |= field.mask << field.lsb
+        if field.minor <= isa_minor:
+            used[field.word] |= field.mask << field.lsb
     return tuple(~u & 0xFFFFFFFF for u in used)
+
+
+def instr_minor(opcode: Opcode, values: dict[str, int]) -> int:
+    """The ISA minor an instruction needs: its opcode's, a 1.1 field set nonzero, or a 1.1 enum value."""
+    need = OPCODE_MINOR.get(opcode, 0)
+    for field in FORMATS[opcode]:
+        if field.minor > need and values.get(field.name, 0) != 0:
+            need = field.minor
+    for (op, name, value), minor in VALUE_MINOR.items():
+        if op is opcode and values.get(name) == value:
+            need = max(need, minor)
+    return need
 
 
 def _check_layout() -> None:

@@ -14,7 +14,17 @@ from collections.abc import Iterable, Iterator
 from functools import cache
 
 from nux.errors import NuxError
-from nux.isa.encoding import INSTR_BYTES, INSTR_WORDS, Field, Opcode, fields_of, reserved_masks
+from nux.isa.encoding import (
+    INSTR_BYTES,
+    INSTR_WORDS,
+    ISA_VERSION,
+    OPCODE_MINOR,
+    Field,
+    Opcode,
+    fields_of,
+    instr_minor,
+    reserved_masks,
+)
 
 
 class AsmError(NuxError):
@@ -129,8 +139,9 @@ def _opcode(opcode: Opcode | str) -> Opcode:
         raise AsmError(f"unknown instruction {opcode!r}; known: {[o.name.lower() for o in Opcode]}") from None
 
 
-def decode(word_bytes: bytes, index: int = 0) -> Instr:
-    """Decode one 32-byte instruction; raise DecodeError for an illegal opcode or a set reserved bit."""
+def decode(word_bytes: bytes, index: int = 0, isa_minor: int = ISA_VERSION[1]) -> Instr:
+    """Decode one 32-byte instruction as a device of ISA 1.`isa_minor` does; raise DecodeError for an illegal
+    opcode (including one a later minor added) or a set reserved bit (including a later minor's field)."""
     if len(word_bytes) != INSTR_BYTES:
         raise DecodeError(
             f"instruction {index}: need {INSTR_BYTES} bytes, got {len(word_bytes)}", index, "length"
@@ -140,7 +151,10 @@ def decode(word_bytes: bytes, index: int = 0) -> Instr:
         op = Opcode(words[0] & 0xF)
     except ValueError:
         raise DecodeError(f"instruction {index}: illegal opcode {words[0] & 0xF}", index, "opcode") from None
-    for w, (word, reserved) in enumerate(zip(words, reserved_masks(op), strict=True)):
+    if OPCODE_MINOR.get(op, 0) > isa_minor:
+        raise DecodeError(f"instruction {index}: illegal opcode {int(op)} ({op.name.lower()} is ISA "
+                          f"1.{OPCODE_MINOR[op]}, the device implements 1.{isa_minor})", index, "opcode")
+    for w, (word, reserved) in enumerate(zip(words, reserved_masks(op, isa_minor), strict=True)):
         if word & reserved:
             raise DecodeError(
                 f"instruction {index} ({op.name.lower()}): reserved bits 0x{word & reserved:08x} set in word {w}",
@@ -156,6 +170,12 @@ def decode(word_bytes: bytes, index: int = 0) -> Instr:
             raw -= 1 << field.width
         values[field.name] = raw
     return Instr(op, **values)
+
+
+def required_minor(program: Iterable[Instr]) -> int:
+    """The ISA minor a program needs: 1 if any instruction uses a 1.1 addition (new opcode, LOAD dst=lutw, a
+    1.1 field such as STORE lane_stride, GEMM wzp_en/bias_en, REQUANT row_scale set nonzero), else 0."""
+    return max((instr_minor(i.opcode, i.values) for i in program), default=0)
 
 
 def assemble(program: Iterable[Instr]) -> bytes:

@@ -232,10 +232,15 @@ STATUS_ERROR_SHIFT = STATUS.field("ERROR_CODE").lsb
 STATUS_QUEUED_SHIFT = STATUS.field("QUEUED").lsb
 
 
-def constant_registers(config: NpuConfig) -> dict[Register, int]:
-    """What ID, VERSION and CFG_* read on an NPU built for `config` (golden model, RTL and fakes agree by this)."""
-    return {r: r.value if r.value is not None else getattr(config, r.config)
-            for r in REGISTERS if r.value is not None or r.config is not None}
+def constant_registers(config: NpuConfig, isa_minor: int = ISA_VERSION[1]) -> dict[Register, int]:
+    """What ID, VERSION and CFG_* read on an NPU built for `config` implementing ISA 1.`isa_minor` (golden model,
+    RTL and fakes agree by this)."""
+    if not 0 <= isa_minor <= ISA_VERSION[1]:
+        raise ValueError(f"isa_minor must be in [0, {ISA_VERSION[1]}], got {isa_minor}")
+    values = {r: r.value if r.value is not None else getattr(config, r.config)
+              for r in REGISTERS if r.value is not None or r.config is not None}
+    values[VERSION] = _MAJOR.put(ISA_VERSION[0]) | _MINOR.put(isa_minor)
+    return values
 
 
 def task_words(**fields: int) -> dict[Register, int]:

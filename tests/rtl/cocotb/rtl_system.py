@@ -23,6 +23,7 @@ import numpy as np
 from filelock import FileLock
 from nux.driver.golden_backend import GoldenDevice
 from nux.isa import DETERMINISTIC_COUNTERS, PERF, REG, Instr, NpuConfig, Status, assemble
+from nux.rtl.isa_layout import RTL_ISA_MINOR
 
 HERE = Path(__file__).resolve().parent
 DRAM_SIZE = 1 << 16
@@ -69,7 +70,7 @@ def golden_outcome(config: NpuConfig, case: Case, timeout: float = 60.0) -> dict
         regs = dict.fromkeys(OBSERVED_REGS, 0)
         regs["CMDQ_FREE"] = config.cmdq_depth
         return {"name": case.name, "regs": regs, "counters": dict.fromkeys(PERF, 0), "irq": 0, "regions": []}
-    with GoldenDevice(config, dram_size=DRAM_SIZE) as dev:
+    with GoldenDevice(config, dram_size=DRAM_SIZE, isa_minor=RTL_ISA_MINOR) as dev:
         dev.write32(REG["IRQ_ENABLE"], 3)
         for addr, data in case.dram:
             dev.write(addr, data)

@@ -97,6 +97,15 @@ static nux_error_t check_fit(const nux_config *enf, const nux_config *dev) {
     return nux_error_t_success;
 }
 
+/* The ENF's code needs a newer ISA minor than the device implements (nux.errors.IsaVersionError's sentence). */
+static nux_error_t check_isa(uint32_t needed, uint32_t device) {
+    if (needed > device)
+        return nux_fail(nux_error_t_unsupported_version,
+                        "program needs ISA %d.%u; the device implements ISA %d.%u (rebuild the NPU or compile with "
+                        "isa_minor=%u)", NUX_ISA_VERSION_MAJOR, needed, NUX_ISA_VERSION_MAJOR, device, device);
+    return nux_error_t_success;
+}
+
 static nux_error_t write_image(nux_handle_t h, const nux_enf *enf, uint64_t base) {
     uint8_t *image = calloc(1, enf->arena_size);
     if (!image) return nux_fail(nux_error_t_out_of_memory, "out of memory for a %llu-byte arena",
@@ -112,6 +121,7 @@ static nux_error_t write_image(nux_handle_t h, const nux_enf *enf, uint64_t base
 nux_error_t nux_context_load(nux_handle_t h, const nux_enf *enf, uint64_t *arena_base) {
     nux_lock(h);
     nux_error_t err = h->device ? nux_error_t_success : start(h, &enf->config);
+    if (!err) err = check_isa(enf->isa_minor, h->device->isa_minor);
     if (!err) err = check_fit(&enf->config, &h->device->config);
     if (!err) err = nux_memory_alloc(&h->memory, enf->arena_size, arena_base);
     if (!err && (err = write_image(h, enf, *arena_base))) nux_memory_free(&h->memory, *arena_base, enf->arena_size);

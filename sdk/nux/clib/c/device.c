@@ -57,6 +57,7 @@ nux_error_t nux_device_identify(nux_device *d) {
         return nux_fail(nux_error_t_unsupported_version, "the NPU implements ISA v%u.%u, libnux speaks v%d.%d",
                         NUX_FIELD_GET(NUX_VERSION_MAJOR, version), NUX_FIELD_GET(NUX_VERSION_MINOR, version),
                         NUX_ISA_VERSION_MAJOR, NUX_ISA_VERSION_MINOR);
+    d->isa_minor = NUX_FIELD_GET(NUX_VERSION_MINOR, version);
 #define READ_CFG(field, reg) \
     if (d->ops->read32(d, reg, &d->config.field)) return nux_error_t_nux_creation_failed;
     NUX_CFG_REGISTERS(READ_CFG)

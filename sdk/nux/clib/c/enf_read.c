@@ -277,6 +277,7 @@ nux_error_t nux_enf_parse(const unsigned char *data, size_t len, nux_enf *enf) {
     nux_enf_header_t h = {0};
     sections s = {0};
     nux_error_t err = read_header(enf->image, len, &h);
+    enf->isa_minor = h.isa_version_minor;
     if (!err) err = read_sections(enf->image, len, &h, &s);
     if (!err) err = read_body(&h, &s, enf);
     if (!err) err = nux_enf_check(enf);

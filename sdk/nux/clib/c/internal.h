@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
     uint8_t *image; /* our copy of the file; programs and consts point into it */
     nux_config config;
+    uint32_t isa_minor; /* the ISA 1.x minor the code needs (header isa_version_minor) */
     uint64_t arena_size, const_offset, const_size;
     const uint8_t *consts;
     nux_enf_tensor *tensors;
@@ -82,7 +83,8 @@ typedef struct {
 struct nux_device {
     const nux_device_ops *ops;
     uint64_t dram_size;
-    nux_config config; /* what the device reports */
+    nux_config config;  /* what the device reports */
+    uint32_t isa_minor; /* VERSION.MINOR: the ISA 1.x the device implements */
 };
 
 /* A parsed device string: "name[:arg][,key=value...]". */

@@ -48,7 +48,8 @@ typedef enum {
     /* ours, beyond the guide */
     nux_error_t_invalid_argument = 7,        /* a NULL handle or output pointer, a bad max_batch, ... */
     nux_error_t_invalid_enf = 8,             /* the ENF is malformed or corrupt (same rules as nux.enf) */
-    nux_error_t_unsupported_version = 9,     /* the ENF format or ISA major version is not this library's */
+    nux_error_t_unsupported_version = 9,     /* the ENF format or ISA major version is not this library's, or the
+                                                code needs a newer ISA minor than the device implements */
     nux_error_t_incompatible_config = 10,    /* the ENF was compiled for an NpuConfig this device cannot run */
     nux_error_t_host_fallback = 11,          /* the ENF has host (HOST) steps: run it with Python nux.session */
     nux_error_t_simulator_not_built = 12,    /* sim device: no simulator library; run `nux sim build ...` */
