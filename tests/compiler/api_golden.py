@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from nux.compiler.ir import Graph, Node
 from nux.golden import kernels
-from nux.golden.requant import quantize_multiplier, requant, wrap32
+from nux.golden.requant import quantize_multiplier, requant
 
 Values = dict[str, np.ndarray]
 
@@ -246,14 +247,33 @@ def unary(graph: Graph, node: Node, v: Values) -> np.ndarray:
 
 
 def reduce(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    """ReduceSum / ReduceMean / ReduceL2 with the golden kernels; empty axes reduce everything, or nothing (the
+    input requantized) under noop_with_empty_axes."""
     x = v[node.inputs[0]]
     x_scale, x_zp, _ = _q(graph, node.inputs[0])
+    y_scale, y_zp, y_signed = _q(graph, node.outputs[0])
     axes = node.attr("axes") if "axes" in node.attrs else _ints(graph, node, 1)
-    axes = tuple(range(x.ndim)) if not axes else tuple(a % x.ndim for a in axes)
-    acc = wrap32((x.astype(np.int64) - x_zp).sum(axis=axes))
-    count = int(np.prod([x.shape[a] for a in axes]))
-    real = x_scale / _q(graph, node.outputs[0])[0] / (count if node.op == "ReduceMean" else 1)
-    return _requant(graph, node, acc, real).reshape(graph[node.outputs[0]].shape)
+    if not axes and node.attr("noop_with_empty_axes", 0):
+        return _requant(graph, node, x.astype(np.int64) - x_zp, x_scale / y_scale)
+    fn = kernels.reduce_l2 if node.op == "ReduceL2" else partial(kernels.reduce_sum, mean=node.op == "ReduceMean")
+    out = fn(x, x_zp=x_zp, in_scale=x_scale, out_scale=y_scale, out_zp=y_zp, out_signed=y_signed,
+             axes=tuple(axes) if axes else None, keepdims=bool(node.attr("keepdims", 1)))
+    return out.reshape(graph[node.outputs[0]].shape)
+
+
+def softmax(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    _, y_zp, y_signed = _q(graph, node.outputs[0])
+    return kernels.softmax(v[node.inputs[0]], in_scale=_q(graph, node.inputs[0])[0],
+                           out_scale=_q(graph, node.outputs[0])[0], out_zp=y_zp, axis=int(node.attr("axis", -1)),
+                           out_signed=y_signed)
+
+
+def lp_normalization(graph: Graph, node: Node, v: Values) -> np.ndarray:
+    if int(node.attr("p", 2)) != 2:
+        raise NotImplementedError("LpNormalization p = 1")
+    y_scale, y_zp, y_signed = _q(graph, node.outputs[0])
+    return kernels.l2_normalize(v[node.inputs[0]], x_zp=_q(graph, node.inputs[0])[1], axis=int(node.attr("axis", -1)),
+                                out_scale=y_scale, out_zp=y_zp, out_signed=y_signed)
 
 
 # ---------------------------------------------------------------------------------------------- movers
@@ -325,6 +345,7 @@ GOLDEN: dict[str, Callable[[Graph, Node, Values], np.ndarray | list[np.ndarray]]
     "Conv": conv, "ConvTranspose": conv_transpose, "Gemm": gemm, "MatMul": gemm, "MaxPool": max_pool,
     "AveragePool": avg_pool, "GlobalAveragePool": global_avg_pool, "Add": add, "Mul": mul, "Mean": mean,
     "Clip": unary, **{op: unary for op in UNARY}, "ReduceSum": reduce, "ReduceMean": reduce,
+    "ReduceL2": reduce, "Softmax": softmax, "LpNormalization": lp_normalization,
     "Concat": concat, "Slice": slice_, "Pad": pad, "DepthToSpace": depth_to_space, "Split": split,
     "Transpose": lambda g, n, v: v[n.inputs[0]].transpose(n.attr("perm", list(range(v[n.inputs[0]].ndim))[::-1])),
     "Expand": lambda g, n, v: np.broadcast_to(v[n.inputs[0]], _out_shape(g, n)),

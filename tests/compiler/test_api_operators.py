@@ -31,8 +31,6 @@ API_OPERATORS = {
     "Add", "AveragePool", "Clip", "Concat", "Conv", "ConvTranspose", "DepthToSpace", "Exp", "Expand", "Flatten",
     "Gemm", "LpNormalization", "MatMul", "MaxPool", "Mean", "Mul", "Pad", "ReduceL2", "ReduceSum", "Relu",
     "Reshape", "Sigmoid", "Slice", "Softmax", "Softplus", "Split", "Transpose", "Unsqueeze"}
-#: Operators whose golden op-level kernel comes with ISA 1.1 (checked against it on their own branch).
-NO_GOLDEN_YET = {"Softmax", "LpNormalization", "ReduceL2"}
 X = [1, 8, 6, 6]
 
 
@@ -360,10 +358,9 @@ def check(case: Case) -> dict:
         ours = run_enf(enf, stored, raw=True)
         ref = run_onnx(qdq, feeds)
         deq = run_enf(enf, feeds)
-        golden = None if case.op in NO_GOLDEN_YET else run_golden(graph, stored)
+        golden = run_golden(graph, stored)
         for info in enf.outputs():
-            if golden is not None:
-                np.testing.assert_array_equal(ours[info.name], golden[info.name], err_msg=info.name)
+            np.testing.assert_array_equal(ours[info.name], golden[info.name], err_msg=info.name)
             steps = np.abs(deq[info.name].astype(np.float64) - ref[info.name]) / info.scale
             worst = max(worst, float(steps.max()))
     assert worst <= 1.001, f"{worst:.2f} steps from onnxruntime"
