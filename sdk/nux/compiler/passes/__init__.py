@@ -1,7 +1,7 @@
 """Graph passes over ir.Graph, each testable alone; `simplify` runs the fold/fuse passes in order."""
 
 from nux.compiler.ir import Graph
-from nux.compiler.passes.decompose import canonical_pad, reshape_4d_through_rows, reverse_slice
+from nux.compiler.passes.decompose import canonical_pad, reverse_slice
 from nux.compiler.passes.fuse import absorb_flatten_into_gemm, fold_pad_into_conv, fuse_activations, mark_views
 from nux.compiler.passes.pads import explicit_pads
 from nux.compiler.passes.shapes import (
@@ -27,7 +27,6 @@ def simplify(graph: Graph) -> Graph:
     matmul_vector_b(graph)
     matmul_4d_as_3d(graph)
     expand_broadcast_operands(graph)
-    reshape_4d_through_rows(graph)
     fold_pad_into_conv(graph)
     fuse_activations(graph)
     absorb_flatten_into_gemm(graph)
@@ -39,5 +38,5 @@ def simplify(graph: Graph) -> Graph:
 
 __all__ = ["simplify", "explicit_pads", "canonical_pad", "reverse_slice", "transpose_gemm_a", "matmul_vector_b",
            "matmul_4d_as_3d",
-           "expand_broadcast_operands", "window_1d_as_2d", "gemm_bias_rows", "reshape_4d_through_rows",
+           "expand_broadcast_operands", "window_1d_as_2d", "gemm_bias_rows",
            "fold_pad_into_conv", "fuse_activations", "absorb_flatten_into_gemm", "mark_views"]

@@ -6,9 +6,7 @@ way the QDQ model's QuantizeLinear after the Pad does).
   negative (cropping) pads of constant mode -> a Slice before the Pad;
   mode `reflect` / `edge` -> Concat of one-element Slices around the input, axis by axis;
 - `reverse_slice`: Slice with a negative step -> a positive-step Slice, then each reversed axis as a Concat of
-  its one-element Slices in reverse order (at most `MAX_PIECES` per axis; longer ones stay as they are);
-- `reshape_4d_through_rows`: a Reshape between two 4-D shapes whose NHWC byte orders differ -> Reshape to
-  (N, C*H*W) rows, then Reshape to the target (two relayouts the movers lower).
+  its one-element Slices in reverse order (at most `MAX_PIECES` per axis; longer ones stay as they are).
 
 New nodes carry ONNX operators with constant operands, so a node that ends up on the host still runs there.
 """
@@ -18,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from nux.compiler.ir import DTYPE_RANGE, Graph, Node, Tensor
-from nux.compiler.passes.fuse import same_storage
 
 #: Longest run of one-element Slices a reversal or reflection is decomposed into.
 MAX_PIECES = 64
@@ -183,19 +180,4 @@ def reverse_slice(graph: Graph) -> None:
         for k, a in enumerate(reversed_axes):
             pieces = [b.one(cur, a, i) for i in reversed(range(y.shape[a]))]
             cur = b.op("Concat", pieces, x, y.shape, out=y.name if k == len(reversed_axes) - 1 else None, axis=a)
-        b.splice()
-
-
-def reshape_4d_through_rows(graph: Graph) -> None:
-    for node in list(graph.nodes):
-        if node.op != "Reshape" or node.raw:
-            continue
-        x, y = graph[node.inputs[0]], graph[node.outputs[0]]
-        if x.shape is None or y.shape is None or len(x.shape) != 4 or len(y.shape) != 4 or \
-                same_storage(x.shape, y.shape) or not x.quantized:
-            continue
-        b = _Builder(graph, node)
-        rows = (x.shape[0], int(np.prod(x.shape[1:])))
-        flat = b.op("Reshape", [x.name, b.const(rows)], x, rows)
-        b.op("Reshape", [flat, b.const(y.shape)], y, y.shape, out=y.name)
         b.splice()
