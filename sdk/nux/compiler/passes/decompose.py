@@ -21,7 +21,7 @@ from nux.compiler.ir import DTYPE_RANGE, Graph, Node, Tensor
 MAX_PIECES = 64
 
 
-class _Builder:
+class Builder:
     """New tensors and nodes named after the node they replace, spliced in where it was."""
 
     def __init__(self, graph: Graph, node: Node):
@@ -76,7 +76,7 @@ def _mode(node: Node) -> str:
     return mode.decode() if isinstance(mode, bytes) else mode
 
 
-def _pad_value(graph: Graph, node: Node, x: Tensor, b: _Builder) -> str | None:
+def _pad_value(graph: Graph, node: Node, x: Tensor, b: Builder) -> str | None:
     """The constant value input as x's stored byte (a float one quantized: round half to even, saturate)."""
     name = node.inputs[2] if len(node.inputs) > 2 else ""
     if not name:
@@ -90,7 +90,7 @@ def _pad_value(graph: Graph, node: Node, x: Tensor, b: _Builder) -> str | None:
     return b.const(int(q), x.dtype, x.quant)
 
 
-def _pad_pieces(b: _Builder, cur: str, axis: int, before: int, after: int, mode: str) -> list[str]:
+def _pad_pieces(b: Builder, cur: str, axis: int, before: int, after: int, mode: str) -> list[str]:
     n = b.graph[cur].shape[axis]
     if mode == "edge":
         head, tail = [0] * before, [n - 1] * after
@@ -100,6 +100,7 @@ def _pad_pieces(b: _Builder, cur: str, axis: int, before: int, after: int, mode:
 
 
 def canonical_pad(graph: Graph) -> None:
+    """Pad in the one form the movers lower (module docstring): full pads, a quantized value, no crop/mode."""
     for node in list(graph.nodes):
         if node.op != "Pad" or node.raw or graph.opset < 11:
             continue
@@ -114,7 +115,7 @@ def canonical_pad(graph: Graph) -> None:
         full = [0] * (2 * rank)
         for i, a in enumerate(axes):
             full[a], full[a + rank] = pads[i], pads[i + len(axes)]
-        b = _Builder(graph, node)
+        b = Builder(graph, node)
         mode = _mode(node)
         if mode == "constant" and min(full) < 0:  # negative pads crop: a Slice first, then the positive pads
             x = graph[_crop(b, x, full)]
@@ -142,7 +143,7 @@ def canonical_pad(graph: Graph) -> None:
             b.splice()
 
 
-def _crop(b: _Builder, x: Tensor, full: list[int]) -> str:
+def _crop(b: Builder, x: Tensor, full: list[int]) -> str:
     """x without the elements negative pads remove."""
     rank = len(x.shape)
     begin = [max(-p, 0) for p in full[:rank]]
@@ -152,6 +153,7 @@ def _crop(b: _Builder, x: Tensor, full: list[int]) -> str:
 
 
 def reverse_slice(graph: Graph) -> None:
+    """Negative-step Slices as a positive-step Slice and Concats of one-element Slices (module docstring)."""
     for node in list(graph.nodes):
         if node.op != "Slice" or node.raw or graph.opset < 10:
             continue
@@ -170,7 +172,7 @@ def reverse_slice(graph: Graph) -> None:
         if not any(st < 0 for st in steps) or any(len(picked[a]) > MAX_PIECES for a in reversed_axes) or \
                 any(len(r) == 0 for r in picked.values()):
             continue
-        b = _Builder(graph, node)
+        b = Builder(graph, node)
         asc = {a: sorted(r) for a, r in picked.items()}
         first = [asc[a][0] for a in axes]
         last = [asc[a][-1] + 1 for a in axes]

@@ -19,7 +19,7 @@ import numpy as np
 
 from nux.compiler.ir import Graph, Node, Tensor
 from nux.compiler.lower.eltwise import broadcast_kind
-from nux.compiler.passes.decompose import MAX_PIECES, _Builder
+from nux.compiler.passes.decompose import MAX_PIECES, Builder
 
 WINDOWED = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
 #: Window attributes and the value of their new leading (height) entry; pads get one before and one after.
@@ -38,6 +38,7 @@ def _as_2d(node: Node, weight: Tensor | None) -> None:
 
 
 def window_1d_as_2d(graph: Graph) -> None:
+    """1-D windows as the 2-D operator with height 1 (the lowerings are 2-D)."""
     for node in list(graph.nodes):
         if node.op not in WINDOWED or node.raw:
             continue
@@ -47,7 +48,7 @@ def window_1d_as_2d(graph: Graph) -> None:
                 weight is not None and (not weight.is_const or np.ndim(weight.data) != 3)) or any(
                 len(v) != 1 for k, v in node.attrs.items() if k in WINDOW_ATTRS) or len(node.attr("pads", [0, 0])) != 2:
             continue  # not a 1-D window (or malformed: the adapter reports it)
-        b = _Builder(graph, node)
+        b = Builder(graph, node)
         lift = (x.shape[0], x.shape[1], 1, x.shape[2])
         node.inputs[0] = b.op("Reshape", [x.name, b.const(lift)], x, lift)
         if weight is not None:
@@ -58,6 +59,7 @@ def window_1d_as_2d(graph: Graph) -> None:
 
 
 def matmul_vector_b(graph: Graph) -> None:
+    """MatMul by a constant vector as by a one-column matrix (the GEMM lowering takes 2-D B)."""
     for node in list(graph.nodes):
         if node.op != "MatMul" or node.raw:
             continue
@@ -65,18 +67,19 @@ def matmul_vector_b(graph: Graph) -> None:
         if not w.is_const or np.ndim(w.data) != 1 or y.shape is None or not y.quantized or (
                 w.quant is not None and not w.quant.per_tensor):
             continue
-        b = _Builder(graph, node)
+        b = Builder(graph, node)
         node.inputs[1] = b.const(np.asarray(w.data).reshape(-1, 1), w.dtype, w.quant)
         b.reshaped_output((*y.shape, 1))
 
 
-def _rows3(b: _Builder, name: str) -> str:
+def _rows3(b: Builder, name: str) -> str:
     t = b.graph[name]
     shape = (t.shape[0] * t.shape[1], *t.shape[2:])
     return b.op("Reshape", [name, b.const(shape)], t, shape)
 
 
 def matmul_4d_as_3d(graph: Graph) -> None:
+    """MatMul of 4-D operands on row-major (N*C, H, W) copies: NHWC storage strides their rows."""
     for node in list(graph.nodes):
         if node.op != "MatMul" or node.raw:
             continue
@@ -84,17 +87,18 @@ def matmul_4d_as_3d(graph: Graph) -> None:
         if a.shape is None or y.shape is None or w.shape is None or len(a.shape) != 4 or len(y.shape) != 4 or (
                 len(w.shape) == 4 and (w.is_const or w.shape[:2] != a.shape[:2])) or len(w.shape) not in (2, 4):
             continue
-        b = _Builder(graph, node)
+        b = Builder(graph, node)
         node.inputs = [_rows3(b, a.name), _rows3(b, w.name) if len(w.shape) == 4 else w.name]
         b.reshaped_output((y.shape[0] * y.shape[1], *y.shape[2:]))
 
 
-def _expand(b: _Builder, name: str, shape: tuple[int, ...]) -> str:
+def _expand(b: Builder, name: str, shape: tuple[int, ...]) -> str:
     t = b.graph[name]
     return b.op("Expand", [name, b.const(shape)], t, shape)
 
 
 def expand_broadcast_operands(graph: Graph) -> None:
+    """Element-wise operands the VECTOR streams cannot broadcast are Expanded to the output shape first."""
     for node in list(graph.nodes):
         if node.op not in ("Add", "Mul", "Mean") or node.raw or len(node.inputs) != 2:
             continue
@@ -102,7 +106,7 @@ def expand_broadcast_operands(graph: Graph) -> None:
         ins = [graph[n] for n in node.inputs]
         if y.shape is None or any(t.shape is None or not t.quantized for t in ins):
             continue
-        b = _Builder(graph, node)
+        b = Builder(graph, node)
         if all(t.shape != y.shape for t in ins):  # the larger operand takes the output's shape
             big = int(np.argmax([np.prod(t.shape) for t in ins]))
             node.inputs[big] = _expand(b, ins[big].name, y.shape)
@@ -115,11 +119,12 @@ def expand_broadcast_operands(graph: Graph) -> None:
 
 
 def transpose_gemm_a(graph: Graph) -> None:
+    """Gemm transA as a Transpose of A (the GEMM lowering reads A row by row)."""
     for node in list(graph.nodes):
         a = graph[node.inputs[0]] if node.op == "Gemm" else None
         if a is None or node.raw or not node.attr("transA", 0) or a.shape is None or len(a.shape) != 2:
             continue
-        b = _Builder(graph, node)
+        b = Builder(graph, node)
         node.inputs[0] = b.op("Transpose", [a.name], a, a.shape[::-1], perm=[1, 0])
         node.attrs["transA"] = 0
         b.nodes.append(node)
@@ -127,6 +132,7 @@ def transpose_gemm_a(graph: Graph) -> None:
 
 
 def gemm_bias_rows(graph: Graph) -> None:
+    """A full (M, N) Gemm bias as one Gemm per row (the lowerings add one bias per output column)."""
     for node in list(graph.nodes):
         if node.op != "Gemm" or node.raw or len(node.inputs) < 3 or not node.inputs[2]:
             continue
@@ -136,7 +142,7 @@ def gemm_bias_rows(graph: Graph) -> None:
         data = np.broadcast_to(np.asarray(c.data), y.shape)
         if np.ndim(c.data) < 2 or c.shape[0] == 1 or y.shape[0] > MAX_PIECES:
             continue
-        b = _Builder(graph, node)
+        b = Builder(graph, node)
         rows = []
         for m in range(y.shape[0]):
             row = b.op("Slice", [a.name, b.const([m]), b.const([m + 1]), b.const([0])], a, (1, a.shape[1]))
