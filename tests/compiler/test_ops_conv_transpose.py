@@ -79,9 +79,11 @@ def test_output_shape_attribute_with_odd_total_padding(rng, auto_pad):
     assert set(placements(enf).values()) == {"npu"}
 
 
-def test_1d_conv_transpose_falls_back_with_reason(rng):
+def test_1d_conv_transpose_runs_on_the_npu_as_2d(rng):
+    """passes.window_1d_as_2d: the 1-D ConvTranspose is the 2-D one on (N, C, 1, L) between two Reshapes."""
     model = float_model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2])], {"x": [1, 4, 6]},
                         {"y": [1, 3, 13]}, {"w": rng.normal(0, 0.4, (4, 3, 3)).astype(np.float32)})
     enf, _ = compile_and_check(model)
-    assert list(placements(enf).values()) == ["host"]
-    assert "1-D ConvTranspose" in enf.meta["report"]["fallbacks"][0]["reason"]
+    layers = enf.meta["report"]["layers"]
+    assert [r["op"] for r in layers] == ["Reshape", "ConvTranspose", "Reshape"]
+    assert {r["placement"] for r in layers} == {"npu"}

@@ -75,6 +75,19 @@ def test_fixed_batch_model_splits_a_batched_dict(mnist_model):
     assert batched == one_by_one
 
 
+def test_inputs_with_different_fixed_first_dimensions_run_whole():
+    """MatMul of a (6, 16) and a (16, 10) activation: each input is cut by its own first dimension (slicing the
+    second by the first's 6 rows fed onnxruntime a (6, 10) array)."""
+    model = make_model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": [6, 16], "b": [16, 10]}, {"y": None},
+                       {})
+    a, b = rng_array((12, 16), 1), rng_array((32, 10), 2)  # two samples each
+    batched = calibrate(build_calibration_model(model, ["a", "b"]), {"a": a, "b": b})
+    one_by_one = calibrate(build_calibration_model(model, ["a", "b"]),
+                           [{"a": a[:6], "b": b[:16]}, {"a": a[6:], "b": b[16:]}])
+    assert batched == one_by_one
+    assert batched["b"] == (float(b.min()), float(b.max()))
+
+
 def test_memory_does_not_grow_with_samples(small_net):
     cal = build_calibration_model(small_net, ["x"])
 

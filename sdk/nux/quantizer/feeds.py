@@ -80,9 +80,13 @@ def _split(sample: dict, specs: list[InputSpec], batch_size: int, where: str = "
     first = specs[0]
     if not first.dims:
         return [dict(sample)]
-    n = sample[first.name].shape[0]
-    step = first.dims[0] if isinstance(first.dims[0], int) and first.dims[0] > 0 else batch_size
-    return [{k: v[i:i + step] for k, v in sample.items()} for i in range(0, n, step)]
+    # each input is cut by its own first dimension (a MatMul's two inputs need not share it): a fixed one is
+    # one sample per run, a dynamic one holds up to batch_size samples of one row each
+    rows = {s.name: s.dims[0] if s.dims and isinstance(s.dims[0], int) and s.dims[0] > 0 else 1 for s in specs}
+    per_run = 1 if rows[first.name] > 1 or isinstance(first.dims[0], int) and first.dims[0] > 0 else batch_size
+    samples = sample[first.name].shape[0] // rows[first.name]
+    return [{k: v[i * rows[k]:(i + per_run) * rows[k]] if np.ndim(v) else v for k, v in sample.items()}
+            for i in range(0, samples, per_run)]
 
 
 def check_sample(sample: dict, specs: list[InputSpec], where: str = "") -> None:

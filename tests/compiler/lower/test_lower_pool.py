@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from api_golden import tflite_avg_pool
 from lower_rig import emitter, run
 from nux.compiler.lower.pool import avg_pool, global_avg_pool, max_pool
 from nux.golden import kernels
@@ -48,9 +49,8 @@ def test_avg_pool_ceil_mode():
     x, y, xv = _tensors(em, rng, (1, 5, 5, 5), (3, 3), "uint8")
     avg_pool(em, x, y, (2, 2), (2, 2), ceil_mode=True)
     (got,) = run(em, {x: xv}, [y])
-    expected = kernels.avg_pool2d(xv, 2, 2, (0, 0, 1, 1), x_zp=x.zero_point, in_scale=0.05, out_scale=0.05,
-                                  out_zp=x.zero_point, out_signed=False)
-    np.testing.assert_array_equal(got, expected)
+    # input and output quantized alike: TFLite's integer average (rounded division of the raw bytes)
+    np.testing.assert_array_equal(got, tflite_avg_pool(xv, (2, 2), (2, 2), (0, 0, 1, 1)))
 
 
 def test_global_avg_pool():
@@ -61,3 +61,23 @@ def test_global_avg_pool():
     (got,) = run(em, {x: xv}, [y])
     expected = kernels.avg_pool2d(xv, (5, 6), 1, 0, x_zp=x.zero_point, in_scale=0.05, out_scale=0.03, out_zp=5)
     np.testing.assert_array_equal(got, expected)
+
+
+def _tflite_division(sums: np.ndarray, count: int) -> np.ndarray:
+    """TFLite's reference integer average: (S +- count/2) / count, the division truncating toward zero."""
+    return np.sign(sums) * ((np.abs(sums) + count // 2) // count)
+
+
+@pytest.mark.parametrize("counts", [range(1, 65), [99, 100, 128, 255, 256, 1000, 2047, 2048]],
+                         ids=["1-64", "large"])
+def test_division_multipliers_round_like_tflite_on_every_sum(counts):
+    """MBQM(S, m, s) with _division_multipliers equals TFLite's rounded division for every S in +-255 x count
+    (both the int8 and uint8 ranges), at every exact half included."""
+    from nux.compiler.lower.pool import _division_multipliers
+    from nux.golden.requant import mbqm
+
+    counts = list(counts)
+    ms, ss = _division_multipliers(counts)
+    for count, m, s in zip(counts, ms, ss, strict=True):
+        sums = np.arange(-255 * count, 255 * count + 1, dtype=np.int64)
+        np.testing.assert_array_equal(mbqm(sums, m, s), _tflite_division(sums, count), err_msg=str(count))

@@ -11,8 +11,6 @@ from nux.compiler.lower import Emitter, LayerCost, Unsupported
 
 def _window(node: Node) -> dict:
     no_auto_pad(node)
-    if any(d != 1 for d in ints(node, "dilations", [1, 1])):
-        raise Unsupported("pooling with dilations")
     if len(node.outputs) > 1 and node.outputs[1]:
         raise Unsupported("MaxPool with an Indices output")
     if node.attr("storage_order", 0):
@@ -28,7 +26,7 @@ def max_pool(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
         raise Unsupported("MaxPool of a non-4-D tensor")
     if node.clamp:
         raise Unsupported("MaxPool with a fused clamp")
-    return lower.max_pool(em, x, y, **_window(node))
+    return lower.max_pool(em, x, y, **_window(node), dilations=ints(node, "dilations", [1, 1]))
 
 
 @adapter("AveragePool")
@@ -36,6 +34,8 @@ def avg_pool(em: Emitter, graph: Graph, node: Node, act: Act) -> LayerCost:
     x, y = act(node.inputs[0]), act(node.outputs[0])
     if len(x.shape) != 4 or node.clamp:
         raise Unsupported("AveragePool of a non-4-D tensor or with a fused clamp")
+    if any(d != 1 for d in ints(node, "dilations", [1, 1])):
+        raise Unsupported("AveragePool with dilations")
     return lower.avg_pool(em, x, y, **_window(node),
                                       count_include_pad=bool(node.attr("count_include_pad", 0)))
 

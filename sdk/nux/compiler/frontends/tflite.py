@@ -254,6 +254,7 @@ class TflImporter:
                 self.alias[index] = op.inputs[0]
 
     def run(self) -> Graph:
+        from nux.compiler.frontends import tflite_api_ops  # noqa: F401  (registers its converters)
         from nux.compiler.frontends.tflite_ops import convert
 
         self.edges()

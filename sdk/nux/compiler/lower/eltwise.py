@@ -59,16 +59,24 @@ def _channel_segments(a: ActTensor, b: ActTensor, y: ActTensor, dim: int) -> lis
             for c0 in range(0, c, dim)]
 
 
-def _broadcast_kind(a: ActTensor, b: ActTensor) -> str:
-    if a.shape == b.shape:
+def broadcast_kind(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
+    """How operand shape b streams against a (the output's shape): "same", "scalar", "channel" (one value per
+    channel: (1, C, 1, 1) for 4-D, the last axis otherwise), or None (another broadcast: expand b first)."""
+    if a == b:
         return "same"
-    if b.nbytes == 1:
+    size = int(np.prod(b, dtype=np.int64))
+    if size == 1:
         return "scalar"
-    c = a.shape[1] if len(a.shape) == 4 else a.shape[-1]
-    per_channel = (1, c, 1, 1) if len(a.shape) == 4 else (1,) * (len(a.shape) - 1) + (c,)
-    if b.shape in (per_channel, (c,)) and b.nbytes == c:
-        return "channel"
-    raise Unsupported(f"broadcasting {b.shape} onto {a.shape} (only same shape, per-channel or scalar)")
+    c = a[1] if len(a) == 4 else a[-1]
+    per_channel = (1, c, 1, 1) if len(a) == 4 else (1,) * (len(a) - 1) + (c,)
+    return "channel" if b in (per_channel, (c,)) and size == c else None
+
+
+def _broadcast_kind(a: ActTensor, b: ActTensor) -> str:
+    kind = broadcast_kind(a.shape, b.shape)
+    if kind is None:
+        raise Unsupported(f"broadcasting {b.shape} onto {a.shape} (only same shape, per-channel or scalar)")
+    return kind
 
 
 class _Streamer:
@@ -135,8 +143,8 @@ def _binary(em: Emitter, a: ActTensor, b: ActTensor, y: ActTensor, vector: Instr
             count: int) -> list[Instr]:
     if y.shape != a.shape:
         a, b = b, a
-    if y.shape != a.shape:
-        raise LoweringError(f"elementwise output {y.shape} matches neither input {a.shape}, {b.shape}")
+    if y.shape != a.shape:  # both operands broadcast (passes.decompose expands one of them first)
+        raise Unsupported(f"elementwise output {y.shape} is neither input's shape ({a.shape}, {b.shape})")
     kind = _broadcast_kind(a, b)
     vector = vector.replace(a_signed=int(a.signed), b_signed=int(b.signed), a_zp=a.zp_byte, b_zp=b.zp_byte)
     if kind == "channel":

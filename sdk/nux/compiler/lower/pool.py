@@ -9,8 +9,11 @@ apart) and requantizes; one STORE per rectangle writes the rows back. Bands alte
 - max: padding rows hold the type's minimum (they never win); the requant is x.scale / y.scale (identity, m = 2^30,
   s = 1, when the scales agree).
 - average: padding rows hold x's zero point (they add 0); the sum is requantized with x.scale / (y.scale * count),
-  exactly nux.golden.kernels.avg_pool2d. count is the window's taps inside the input (count_include_pad=0) or
-  inside the padded input (=1); ceil_mode's extra windows never count their part past the padded input (ONNX).
+  exactly nux.golden.kernels.avg_pool2d. When an AveragePool's input and output share scale and zero point and
+  padding is not counted, it is TFLite's integer average instead (bit-exact with its reference kernels): raw
+  bytes summed (a_zp = 0, padding 0) and divided with rounding half away from zero (`_division_multipliers`).
+  count is the window's taps inside the input (count_include_pad=0) or inside the padded input (=1); ceil_mode's
+  extra windows never count their part past the padded input (ONNX).
   Windows with different counts are separate POOL rectangles (counts are separable: rows x columns).
 """
 
@@ -35,6 +38,13 @@ class _Pool:
     pads: tuple[int, int, int, int]  # with ceil_mode's extra bottom/right rows included
     out: tuple[int, int]
     counts: tuple[np.ndarray, np.ndarray] | None  # per output row / column tap counts (average), None for max
+    dilations: tuple[int, int] = (1, 1)  # taps dilations apart (max only)
+    raw_average: bool = False  # an AveragePool not counting padding: TFLite's rounded division may apply
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Input rows and columns one window covers."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilations, strict=True))
 
 
 def _out_len(size: int, k: int, s: int, lo: int, hi: int, ceil_mode: bool) -> tuple[int, int]:
@@ -53,11 +63,14 @@ def _counts(out: int, k: int, s: int, lo: int, size: int, hi: int, include_pad: 
 
 
 def _geometry(x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool, average: bool,
-              include_pad: bool) -> _Pool:
+              include_pad: bool, dilations=(1, 1), tflite_division: bool = False) -> _Pool:
     _, _, h, w = x.shape
     (kh, kw), (sh, sw), (pt, pl, pb, pr) = tuple(kernel), tuple(strides), tuple(pads)
-    ho, extra_b = _out_len(h, kh, sh, pt, pb, ceil_mode)
-    wo, extra_r = _out_len(w, kw, sw, pl, pr, ceil_mode)
+    (dh, dw) = tuple(dilations)
+    if average and (dh, dw) != (1, 1):
+        raise Unsupported("AveragePool with dilations")
+    ho, extra_b = _out_len(h, dh * (kh - 1) + 1, sh, pt, pb, ceil_mode)
+    wo, extra_r = _out_len(w, dw * (kw - 1) + 1, sw, pl, pr, ceil_mode)
     if y.shape != (x.shape[0], x.shape[1], ho, wo):
         raise LoweringError(f"pool output shape {y.shape} != expected {(x.shape[0], x.shape[1], ho, wo)}")
     if max(kh, kw) > 255 or max(pt, pl, pb + extra_b, pr + extra_r) > 255:
@@ -65,7 +78,8 @@ def _geometry(x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool
     counts = None
     if average:
         counts = (_counts(ho, kh, sh, pt, h, pb, include_pad), _counts(wo, kw, sw, pl, w, pr, include_pad))
-    return _Pool((kh, kw), (sh, sw), (pt, pl, pb + extra_b, pr + extra_r), (ho, wo), counts)
+    return _Pool((kh, kw), (sh, sw), (pt, pl, pb + extra_b, pr + extra_r), (ho, wo), counts, (dh, dw),
+                 tflite_division and average and not include_pad)
 
 
 def _runs(values: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:
@@ -78,6 +92,21 @@ def _runs(values: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int
     return out
 
 
+#: Largest window count for which `_division_multipliers` is exact on every sum of up to 255 x count.
+RAW_MAX_COUNT = 2048
+
+
+def _division_multipliers(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(m, s) per count with MBQM(S, m, s) = TFLite's integer average (S +- count/2) / count, rounded half away
+    from zero, for |S| <= 255 * count <= 255 * RAW_MAX_COUNT: one rounding (s = 0) by m = floor(2^31/count) + 1.
+    m exceeds 2^31/count by e in (0, 1], which moves S*m/2^31 by less than the 1/(2*count) that separates S/count
+    from a half when it is not one, and pushes an exact half (count even) outward by |S|*e >= 1 unit of 2^-31,
+    so SRDHM's rounding takes it away from zero. count 1 is the identity (2^30, 1)."""
+    m = [(1 << 31) // c + 1 if c > 1 else 1 << 30 for c in counts]
+    s = [0 if c > 1 else 1 for c in counts]
+    return np.array(m, dtype=np.int64), np.array(s, dtype=np.int64)
+
+
 class _Lowering:
     """Builds the bands of one pooling layer."""
 
@@ -87,7 +116,7 @@ class _Lowering:
         _, _, self.h, self.w = x.shape
         self.wp = self.w + geo.pads[1] + geo.pads[3]
         self.average = geo.counts is not None
-        kh, sh = geo.kernel[0], geo.strides[0]
+        kh, sh = geo.span[0], geo.strides[0]
         wo = geo.out[1]
         half = em.config.sp_rows // 2
         self.band = 0
@@ -97,8 +126,12 @@ class _Lowering:
             raise Unsupported(f"a pooling band of {kh} input rows x {self.wp} pixels does not fit half the scratchpad")
         self.in_rows = ((self.band - 1) * sh + kh) * self.wp
         self.keys = sorted({int(c) for c in np.unique(np.multiply.outer(*geo.counts))}) if self.average else [1]
-        real = [x.scale / (y.scale * c) for c in self.keys]
-        m, s = multipliers(np.array(real))
+        self.raw = self.average and geo.raw_average and max(self.keys) <= RAW_MAX_COUNT and (
+            x.scale, x.zero_point) == (y.scale, y.zero_point)
+        if self.raw:
+            m, s = _division_multipliers(self.keys)
+        else:
+            m, s = multipliers(np.array([x.scale / (y.scale * c) for c in self.keys]))
         if 2 * len(self.keys) > em.config.acc_rows:
             raise Unsupported("too many distinct window counts for the accumulator's parameter rows")
         lanes = np.ones(self.dim, dtype=np.int64)
@@ -106,13 +139,13 @@ class _Lowering:
                                                                                                            strict=True)))
 
     def load(self, n: int, c0: int, oy0: int, rows: int, dst: int) -> Instr:
-        (kh, _), (sh, _), (pt, pl, _, pr) = self.geo.kernel, self.geo.strides, self.geo.pads
+        (kh, _), (sh, _), (pt, pl, _, pr) = self.geo.span, self.geo.strides, self.geo.pads
         x = self.x
         c = x.shape[1]
         lanes = min(self.dim, c - c0)
         first, height = oy0 * sh - pt, (rows - 1) * sh + kh
         lo, hi = max(first, 0), min(first + height, self.h)
-        pad = (np.iinfo(x.dtype).min & 0xFF) if not self.average else x.zp_byte
+        pad = (np.iinfo(x.dtype).min & 0xFF) if not self.average else 0 if self.raw else x.zp_byte
         if hi <= lo:
             raise Unsupported("a pooling band lies entirely in the padding")
         return Instr(Opcode.LOAD, dst=Mem.SP, dst_row=dst, dram_offset=x.offset + ((n * self.h + lo) * self.w) * c + c0,
@@ -138,11 +171,13 @@ class _Lowering:
         computes, stores, out = [], [], buf_out
         for ya, yb, xa, xb, key in self.rects(oy0, rows):
             computes.append(Instr(Opcode.POOL, pop=PoolOp.SUM if self.average else PoolOp.MAX,
-                                  a_signed=int(x.signed), out_signed=int(y.signed), a_zp=x.zp_byte,
-                                  out_zp=y.zp_byte, clamp_lo=y.qrange[0] & 0xFF, clamp_hi=y.qrange[1] & 0xFF,
+                                  a_signed=int(x.signed), out_signed=int(y.signed),
+                                  a_zp=0 if self.raw else x.zp_byte, out_zp=0 if self.raw else y.zp_byte,
+                                  clamp_lo=y.qrange[0] & 0xFF, clamp_hi=y.qrange[1] & 0xFF,
                                   param_row=2 * key, a_base=buf_in + (ya - oy0) * sh * self.wp + xa * sw,
                                   out_base=out, x_size=xb - xa, y_size=yb - ya, a_xstride=sw,
-                                  a_ystride=sh * self.wp, win_x=kw, win_y=kh, win_xstride=1, win_ystride=self.wp))
+                                  a_ystride=sh * self.wp, win_x=kw, win_y=kh, win_xstride=geo.dilations[1],
+                                  win_ystride=geo.dilations[0] * self.wp))
             stores.append(Instr(Opcode.STORE, src=Mem.SP, src_row=out, row_elems=lanes % dim,
                                 dram_offset=y.offset + ((n * geo.out[0] + ya) * wo + xa) * c + c0,
                                 x_size=xb - xa, x_stride=c, y_size=yb - ya, y_stride=wo * c))
@@ -161,10 +196,11 @@ class _Lowering:
 
 
 def _pool(em: Emitter, x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_mode: bool, average: bool,
-          include_pad: bool = False, divide: bool = True) -> LayerCost:
+          include_pad: bool = False, divide: bool = True, dilations=(1, 1), tflite_division: bool = False
+          ) -> LayerCost:
     if len(x.shape) != 4 or x.dtype != y.dtype and not average:
         raise LoweringError(f"pooling needs 4-D activations of one type, got {x.shape} {x.dtype} -> {y.dtype}")
-    geo = _geometry(x, y, kernel, strides, pads, ceil_mode, average, include_pad)
+    geo = _geometry(x, y, kernel, strides, pads, ceil_mode, average, include_pad, dilations, tflite_division)
     if average and not divide:  # a plain windowed sum: every window "counts" 1
         geo = _Pool(geo.kernel, geo.strides, geo.pads, geo.out, (np.ones(geo.out[0], int), np.ones(geo.out[1], int)))
     program = _Lowering(em, x, y, geo).build()
@@ -172,16 +208,19 @@ def _pool(em: Emitter, x: ActTensor, y: ActTensor, kernel, strides, pads, ceil_m
 
 
 def max_pool(em: Emitter, x: ActTensor, y: ActTensor, kernel: Sequence[int], strides: Sequence[int] = (1, 1),
-             pads: Sequence[int] = (0, 0, 0, 0), ceil_mode: bool = False) -> LayerCost:
-    """MaxPool (2-D, NHWC, dilation 1); y may have another scale/zero point (requantized), same dtype."""
-    return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=False)
+             pads: Sequence[int] = (0, 0, 0, 0), ceil_mode: bool = False,
+             dilations: Sequence[int] = (1, 1)) -> LayerCost:
+    """MaxPool (2-D, NHWC; dilated taps are POOL's win_x/ystride); y may have another scale/zero point
+    (requantized), same dtype."""
+    return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=False, dilations=dilations)
 
 
 def avg_pool(em: Emitter, x: ActTensor, y: ActTensor, kernel: Sequence[int], strides: Sequence[int] = (1, 1),
              pads: Sequence[int] = (0, 0, 0, 0), ceil_mode: bool = False,
              count_include_pad: bool = False) -> LayerCost:
     """AveragePool: requant(sum(x - x.zp), x.scale / (y.scale * count)) per window (module docstring)."""
-    return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=True, include_pad=count_include_pad)
+    return _pool(em, x, y, kernel, strides, pads, ceil_mode, average=True, include_pad=count_include_pad,
+                 tflite_division=True)
 
 
 def global_avg_pool(em: Emitter, x: ActTensor, y: ActTensor, divide: bool = True) -> LayerCost:
