@@ -182,7 +182,7 @@ def test_load_unit_matches_golden(seed):
         assert rows <= set(written[target]), f"{instr}: rows {sorted(rows - set(written[target]))} not written"
         for row, value in written[target].items():
             np.testing.assert_array_equal(value, expected[row], err_msg=f"{instr}: row {row}")
-        assert not any(written[m_] for m_ in Mem if m_ is not target)
+        assert not any(rows_ for m_, rows_ in written.items() if m_ is not target)
 
 
 @pytest.mark.parametrize("seed", range(12))
