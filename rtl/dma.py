@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from nux.isa import ErrorCode, Mem, NpuConfig, Opcode
@@ -156,7 +156,7 @@ def _start_walker(m: Module, walker: RowWalker, iv: data.View, pads: bool) -> No
 
 
 READ_JOB = 4  # AR jobs (a row, or a coalesced run) queued between the row pipeline and the AR generator
-WRITE_QUEUE = 4  # finished rows between realignment and the SP/ACC write port: covers the 4-cycle credit loop
+WRITE_QUEUE = 4  # finished rows between realignment and the SP/ACC write port: covers the 3-cycle credit loop
 
 
 class LoadUnit(wiring.Component):
@@ -203,7 +203,8 @@ class LoadUnit(wiring.Component):
         self.rsp_layout = data.StructLayout({"dst": 2, "dst_row": 16, "pad_value": 8, "elems": 8, "pc": 32})
         m.submodules.rsp = rsp = SyncFIFOBuffered(width=self.rsp_layout.size, depth=RSP_DEPTH)
         self.job_layout = data.StructLayout({"first": ADDR_BITS, "beats": 24, "nb": range(self.cap + 1), "more": 1})
-        m.submodules.jobs = jobs = SyncFIFOBuffered(width=self.job_layout.size, depth=READ_JOB)
+        # unbuffered (LUTRAM read): a cycle less from a LOAD's issue to its first AR
+        m.submodules.jobs = jobs = SyncFIFO(width=self.job_layout.size, depth=READ_JOB)
         issued = Signal(range(self.cap + 1))  # beats requested this cycle
         busy = self._request(m, walker, meta, rsp, jobs, issued)
         self._bursts(m, jobs, issued)
@@ -395,7 +396,8 @@ class LoadUnit(wiring.Component):
         sp_row = Cat(*[Mux(pad[n], value, raw[8 * n: 8 * n + 8]) for n in range(dim)])
         acc_row = Cat(*[Mux(pad[n], _sext32(value), raw[32 * n: 32 * n + 32]) for n in range(dim)])
         layout = data.StructLayout({"data": dim * 32, "addr": 16, "dst": 2, "last": 1})
-        m.submodules.writes = wq = SyncFIFOBuffered(width=layout.size, depth=WRITE_QUEUE)
+        # unbuffered (LUTRAM read): a cycle less from a row's last beat to its write
+        m.submodules.writes = wq = SyncFIFO(width=layout.size, depth=WRITE_QUEUE)
         ww, q = data.View(layout, wq.w_data), data.View(layout, wq.r_data)
         m.d.comb += [wq.w_en.eq(s1), ww.data.eq(Mux(dst == Mem.ACC, acc_row, sp_row)), ww.addr.eq(addr),
                      ww.dst.eq(dst), ww.last.eq(last)]
