@@ -26,7 +26,9 @@ ISA 1.1 additions (docs/isa.md; no RTL yet, so these are the costs the units are
   cheaper: reads max(span beats, 1/BURSTS_PER_CYCLE) vs lanes/BURSTS_PER_CYCLE, writes span beats + 2 vs
   3 per lane (each lane priced as a one-element row).
 - LOAD dst=lutw moves int32 rows like dst=acc.
-- REDUCE: one row per cycle plus REDUCE_POST cycles per group with post != NONE; LUTW: one row per cycle; both
+- REDUCE: one row per cycle; with post != NONE a group takes max(its rows, the post unit's latency: RECIP 35,
+  RSQRT 59 cycles, measured on rtl/rowops.py), as the next group streams while the post unit works; LUTW: one
+  row per cycle; both
   wait like VECTOR. GEMM wzp_en / bias_en read one more row (1 cycle); REQUANT row_scale reads one parameter
   row per group.
 """
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nux.isa import Instr, Mem, NpuConfig, Opcode, VectorOp
+from nux.isa import Instr, Mem, NpuConfig, Opcode, ReducePost, VectorOp
 
 DISPATCH_CYCLES = 5  # fetch-bound: 4-instruction bursts at the DRAM's latency (measured 5.1 per NOP)
 TASK_START = 30  # doorbell to the first instruction dispatched (measured: an END-only task takes 32 cycles)
@@ -47,7 +49,8 @@ ADD_DRAIN = 20
 DRAM_LATENCY = 20
 BURSTS_PER_CYCLE = 0.73
 VECTOR_PARAMS = {VectorOp.ADD: 6, VectorOp.LUT: 0}
-REDUCE_POST = 40  # the RECIP divider / RSQRT Newton-Raphson of one group (isa11 spec: ~40 cycles)
+#: cycles of the post unit per group (rtl/rowops.py RowOpsUnit, measured: docs/rtl_rowunit.md)
+REDUCE_POST = {ReducePost.RECIP: 35, ReducePost.RSQRT: 59}
 LANE_WRITE_CYCLES = 3  # one single-beat write burst per lane: what a one-element STORE row costs
 
 _QUEUE = {Opcode.LOAD: 0, Opcode.GATHER: 0, Opcode.GEMM: 1, Opcode.REQUANT: 1, Opcode.VECTOR: 1, Opcode.POOL: 1,
@@ -131,7 +134,8 @@ def compute_cycles(ins: Instr, config: NpuConfig) -> float:
     if ins.opcode is Opcode.VECTOR:
         return VECTOR_PARAMS.get(v["vop"], 2) + v["x_size"] * v["y_size"]
     if ins.opcode is Opcode.REDUCE:
-        return 2 + v["group_rows"] * v["n_groups"] + (REDUCE_POST * v["n_groups"] if v["post"] else 0)
+        per_group = max(v["group_rows"], REDUCE_POST[v["post"]]) if v["post"] else v["group_rows"]
+        return 8 + per_group * v["n_groups"]
     if ins.opcode is Opcode.LUTW:
         return 2 + v["x_size"] * v["y_size"]
     return 2 + v["x_size"] * v["y_size"] * v["win_x"] * v["win_y"]  # POOL
