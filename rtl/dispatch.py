@@ -133,12 +133,16 @@ class Dispatcher(wiring.Component):
             wiring.connect(m, qe.unit, wiring.flipped(units[q]))
 
         # ---- runtime tokens
+        # `avail[c]` is `tokens[c] != 0` kept in a register of its own (updated with the count, so always equal
+        # to it): the queues' issue logic starts from a flip-flop instead of a count compare (the token count
+        # -> load walker start path was 5.40 ns at dim 8)
         tokens = [Signal(TOKEN_BITS, name=f"tokens_{i}") for i in range(N_CHANNELS)]
+        avail = Signal(N_CHANNELS, name="tokens_avail")
         for c in range(N_CHANNELS):
             pushed = Cat(*[qe.tok_push[c] for qe in queues.values()]).any()
             popped = Cat(*[qe.tok_pop[c] for qe in queues.values()]).any()
             m.d.sync += tokens[c].eq(tokens[c] + pushed - popped)
-        avail = Cat(*[t != 0 for t in tokens])
+            m.d.sync += avail[c].eq(pushed | Mux(popped, tokens[c] > 1, tokens[c] != 0))
         for qe in queues.values():
             m.d.comb += qe.tok_avail.eq(avail)
         all_idle = Cat(*[qe.idle for qe in queues.values()]).all()
