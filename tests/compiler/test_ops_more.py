@@ -79,3 +79,16 @@ def test_maxpool_and_add_equal_the_golden_kernels():
         expect = kernels.qadd(pooled, stored["z"], a_zp=x.zero_point, a_scale=x.scale, b_zp=z.zero_point,
                               b_scale=z.scale, out_zp=y.zero_point, out_scale=y.scale)
         np.testing.assert_array_equal(ours, expect)
+
+
+def test_gemm_with_a_bias_per_row_beyond_the_split_limit_falls_back_with_a_reason():
+    """A full (M, N) Gemm bias with M above the per-row split limit: the host computes it, with the reason,
+    instead of the lowering crashing on a bias that is not one value per column."""
+    rng = np.random.default_rng(3)
+    m, k, n = 80, 16, 8
+    inits = {"w": rng.normal(0, 0.3, (k, n)).astype(np.float32), "c": rng.normal(0, 0.1, (m, n)).astype(np.float32)}
+    model = float_model([helper.make_node("Gemm", ["x", "w", "c"], ["y"])], {"x": [m, k]}, {"y": [m, n]}, inits)
+    enf, _ = compile_and_check(model)
+    host = [layer for layer, where in placements(enf).items() if where == "host"]
+    assert host, placements(enf)
+    assert "varies along rows" in str(enf.meta["report"]), enf.meta["report"]

@@ -52,6 +52,9 @@ def bias(graph: Graph, node: Node, index: int, x_scale: float, w_scale: np.ndarr
         return None
     if t.quant is None or t.dtype != "int32":
         raise Unsupported("the bias is not an int32 quantized constant")
+    if np.ndim(t.data) > 1 and np.size(t.data) != np.shape(t.data)[-1]:
+        raise Unsupported(f"a bias of shape {tuple(np.shape(t.data))} varies along rows (one value per output "
+                          "channel is what the NPU adds)")
     expect = x_scale * w_scale
     scale = np.broadcast_to(np.asarray(t.quant.scale, dtype=np.float64).reshape(-1), expect.shape)
     if np.any(np.asarray(t.quant.zero_point) != 0) or not np.allclose(scale, expect, rtol=1e-6, atol=0):
