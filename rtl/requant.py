@@ -151,7 +151,7 @@ class RequantRow(wiring.Component):
     def __init__(self, lanes: int, tag_width: int = 0):
         self.lanes = lanes
         self.tag_width = tag_width
-        self.LATENCY = MbqmLane.LATENCY + 1
+        self.LATENCY = MbqmLane.LATENCY + 2
         super().__init__({
             "i_valid": In(1),
             "i_tag": In(tag_width),
@@ -181,12 +181,17 @@ class RequantRow(wiring.Component):
         zp = mbqm.o_tag[tw : tw + pw].as_signed()
         lo = mbqm.o_tag[tw + pw : tw + 2 * pw].as_signed()
         hi = mbqm.o_tag[tw + 2 * pw : tw + 3 * pw].as_signed()
+        # two stages: the zero-point add, then both clamp compares side by side (add, compare, compare in one
+        # cycle chained three carry chains: 5.10 ns at dim 8)
+        lo1, hi1 = Signal(signed(pw), name="lo1"), Signal(signed(pw), name="hi1")
+        inverted1 = Signal(name="inverted1")  # lo > hi: every output is hi
+        valid1, tag1 = Signal(name="valid1"), Signal(max(tw, 1), name="tag1")
+        m.d.sync += [lo1.eq(lo), hi1.eq(hi), inverted1.eq(lo > hi), valid1.eq(mbqm.o_valid),
+                     tag1.eq(mbqm.o_tag[:tw])]
         for n in range(self.lanes):
             v = Signal(signed(34), name=f"biased{n}")
-            c = Signal(signed(34), name=f"clamped{n}")
-            m.d.comb += v.eq(mbqm.o_y[n] + zp)
+            m.d.sync += v.eq(mbqm.o_y[n] + zp)
             # clamp(v, lo, hi) = min(max(v, lo), hi), like np.clip (hi wins when lo > hi)
-            m.d.comb += c.eq(Mux(v < lo, lo, v))
-            m.d.sync += self.o_y[n].eq(Mux(c > hi, hi, c)[:8])
-        m.d.sync += [self.o_valid.eq(mbqm.o_valid), self.o_tag.eq(mbqm.o_tag[:tw])]
+            m.d.sync += self.o_y[n].eq(Mux(inverted1 | (v > hi1), hi1, Mux(v < lo1, lo1, v))[:8])
+        m.d.sync += [self.o_valid.eq(valid1), self.o_tag.eq(tag1[:tw])]
         return m
