@@ -15,12 +15,12 @@ instructions, which are never the bottleneck.
 
 from amaranth.hdl import Module, Mux
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from nux.isa import NpuConfig, Opcode
 from nux.rtl.compute_gemm import GemmEngine
 from nux.rtl.compute_vector import VectorEngine, lut_write_layout
 from nux.rtl.isa_layout import INSTR_BITS
+from nux.rtl.mem_ports import acc_read, acc_write, sp_read, sp_write
 
 PC_BITS = 16
 
@@ -35,17 +35,15 @@ class ComputeUnit(wiring.Component):
     def __init__(self, config: NpuConfig):
         self.config = config
         dim = config.dim
-        sp_aw = (config.sp_rows - 1).bit_length()
-        acc_aw = (config.acc_rows - 1).bit_length()
         super().__init__({
             "issue": In(stream.Signature(issue_layout())),
             "done": Out(1),
             "idle": Out(1),
-            "sp_rd_a": In(ReadPort.Signature(addr_width=sp_aw, shape=dim * 8)),
-            "sp_rd_b": In(ReadPort.Signature(addr_width=sp_aw, shape=dim * 8)),
-            "sp_wr": In(WritePort.Signature(addr_width=sp_aw, shape=dim * 8)),
-            "acc_rd": In(ReadPort.Signature(addr_width=acc_aw, shape=dim * 32)),
-            "acc_wr": In(WritePort.Signature(addr_width=acc_aw, shape=dim * 32)),
+            "sp_rd_a": sp_read(config),
+            "sp_rd_b": sp_read(config),
+            "sp_wr": sp_write(config),
+            "acc_rd": acc_read(config),
+            "acc_wr": acc_write(config),
             "lut_wr": In(lut_write_layout(dim)),
             "array_row": Out(1),
         })

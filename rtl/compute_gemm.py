@@ -18,12 +18,12 @@ counter per buffer enforces it (only a GEMM with fewer than ~2*dim rows ever wai
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from nux.isa import NpuConfig, Opcode
 from nux.rtl.array import OPERAND, SystolicArray, array_latency
 from nux.rtl.compute_walk import StridedWalk
 from nux.rtl.isa_layout import INSTR_BITS, instr_layout
+from nux.rtl.mem_ports import acc_addr_bits, acc_read, acc_write, sp_addr_bits, sp_read
 from nux.rtl.requant import byte_param
 
 
@@ -50,8 +50,8 @@ class GemmEngine(wiring.Component):
     def __init__(self, config: NpuConfig):
         self.config = config
         dim = config.dim
-        self.sp_aw = (config.sp_rows - 1).bit_length()
-        self.acc_aw = (config.acc_rows - 1).bit_length()
+        self.sp_aw = sp_addr_bits(config)
+        self.acc_aw = acc_addr_bits(config)
         self.array_latency = array_latency(dim)
         #: Cycles a buffer stays busy after the streamer emitted a row that selects it. That row enters the array
         #: 2 cycles after emission and is in PE(dim-1, dim-1) 2*dim-2 cycles later; a load started when the
@@ -62,10 +62,10 @@ class GemmEngine(wiring.Component):
             "i_valid": In(1),
             "i_instr": In(INSTR_BITS),
             "i_ready": Out(1),
-            "sp_rd_a": In(ReadPort.Signature(addr_width=self.sp_aw, shape=dim * 8)),
-            "sp_rd_b": In(ReadPort.Signature(addr_width=self.sp_aw, shape=dim * 8)),
-            "acc_rd": In(ReadPort.Signature(addr_width=self.acc_aw, shape=dim * 32)),
-            "acc_wr": In(WritePort.Signature(addr_width=self.acc_aw, shape=dim * 32)),
+            "sp_rd_a": sp_read(config),
+            "sp_rd_b": sp_read(config),
+            "acc_rd": acc_read(config),
+            "acc_wr": acc_write(config),
             "done": Out(1),
             "idle": Out(1),
             "array_row": Out(1),

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory, ReadPort, WritePort
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from nux.isa import NpuConfig, Opcode
 from nux.rtl.compute_walk import StridedWalk
 from nux.rtl.isa_layout import INSTR_BITS, instr_layout
+from nux.rtl.mem_ports import acc_write, sp_read
 from nux.rtl.requant import byte_param
 
 LUTW_ENTRIES = 256
@@ -47,15 +48,13 @@ class LutwEngine(wiring.Component):
     def __init__(self, config: NpuConfig):
         self.config = config
         dim = config.dim
-        sp_aw = (config.sp_rows - 1).bit_length()
-        acc_aw = (config.acc_rows - 1).bit_length()
         super().__init__({
             "i_valid": In(1),
             "i_instr": In(INSTR_BITS),
             "i_ready": Out(1),
-            "sp_rd_a": In(ReadPort.Signature(addr_width=sp_aw, shape=dim * 8)),
-            "sp_rd_b": In(ReadPort.Signature(addr_width=sp_aw, shape=dim * 8)),
-            "acc_wr": In(WritePort.Signature(addr_width=acc_aw, shape=dim * 32)),
+            "sp_rd_a": sp_read(config),
+            "sp_rd_b": sp_read(config),
+            "acc_wr": acc_write(config),
             "lutw_wr": In(lutw_write_layout(dim)),
             "done": Out(1),
             "idle": Out(1),

@@ -32,11 +32,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from nux.isa import NpuConfig, Opcode, ReduceOp, ReducePost
 from nux.rtl.compute_walk import StridedWalk
 from nux.rtl.isa_layout import INSTR_BITS, instr_layout
+from nux.rtl.mem_ports import acc_read, acc_write, sp_read, sp_write
 from nux.rtl.requant import INT32_MIN, byte_param
 from nux.rtl.rowops import RowOpsUnit
 
@@ -52,17 +52,15 @@ class ReduceEngine(wiring.Component):
     def __init__(self, config: NpuConfig):
         self.config = config
         dim = config.dim
-        sp_aw = (config.sp_rows - 1).bit_length()
-        acc_aw = (config.acc_rows - 1).bit_length()
         self.tree_levels = (dim - 1).bit_length()
         super().__init__({
             "i_valid": In(1),
             "i_instr": In(INSTR_BITS),
             "i_ready": Out(1),
-            "sp_rd": In(ReadPort.Signature(addr_width=sp_aw, shape=dim * 8)),
-            "acc_rd": In(ReadPort.Signature(addr_width=acc_aw, shape=dim * 32)),
-            "sp_wr": In(WritePort.Signature(addr_width=sp_aw, shape=dim * 8)),
-            "acc_wr": In(WritePort.Signature(addr_width=acc_aw, shape=dim * 32)),
+            "sp_rd": sp_read(config),
+            "acc_rd": acc_read(config),
+            "sp_wr": sp_write(config),
+            "acc_wr": acc_write(config),
             "done": Out(1),
             "idle": Out(1),
         })

@@ -17,12 +17,13 @@ the output requantization shared by every operation except LUT.
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory, ReadPort, WritePort
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from nux.isa import NpuConfig, Opcode, PoolOp, VectorOp, fields_of
 from nux.rtl.compute_gemm import acc_row_layout
 from nux.rtl.compute_walk import StridedWalk
 from nux.rtl.isa_layout import INSTR_BITS, instr_layout
+from nux.rtl.mem_ports import acc_addr_bits, acc_read, sp_addr_bits, sp_read, sp_write
 from nux.rtl.requant import MbqmRow, RequantRow, byte_param
 
 OPERAND = signed(9)
@@ -89,16 +90,16 @@ class VectorEngine(wiring.Component):
     def __init__(self, config: NpuConfig):
         self.config = config
         dim = config.dim
-        self.sp_aw = (config.sp_rows - 1).bit_length()
-        self.acc_aw = (config.acc_rows - 1).bit_length()
+        self.sp_aw = sp_addr_bits(config)
+        self.acc_aw = acc_addr_bits(config)
         super().__init__({
             "i_valid": In(1),
             "i_instr": In(INSTR_BITS),
             "i_ready": Out(1),
-            "sp_rd_a": In(ReadPort.Signature(addr_width=self.sp_aw, shape=dim * 8)),
-            "sp_rd_b": In(ReadPort.Signature(addr_width=self.sp_aw, shape=dim * 8)),
-            "acc_rd": In(ReadPort.Signature(addr_width=self.acc_aw, shape=dim * 32)),
-            "sp_wr": In(WritePort.Signature(addr_width=self.sp_aw, shape=dim * 8)),
+            "sp_rd_a": sp_read(config),
+            "sp_rd_b": sp_read(config),
+            "acc_rd": acc_read(config),
+            "sp_wr": sp_write(config),
             "lut_wr": In(lut_write_layout(dim)),
             "done": Out(1),
             "idle": Out(1),
