@@ -13,50 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 from nux.golden.machine import Machine
 from nux.golden.units import execute
 from nux.isa import Instr, NpuConfig, Opcode, PoolOp, VectorOp
 from nux.rtl.compute import ComputeUnit
+from rowunit_harness import Harness, pack, unpack
 
 CONFIG = NpuConfig(dim=4, sp_rows=64, acc_rows=32)
 PARAM_REGION = 8  # ACC rows 0..7 start with sensible multipliers/shifts so requant outputs are not all clamped
 
 
 # ---------------------------------------------------------------------------------------------- harness
-
-
-class Harness(wiring.Component):
-    """ComputeUnit wired to SP and ACC memories the way the top wires it (ports by wiring.connect)."""
-
-    def __init__(self, config: NpuConfig, sp: np.ndarray, acc: np.ndarray):
-        self.config = config
-        self.cu = ComputeUnit(config)
-        self.sp = Memory(shape=config.dim * 8, depth=config.sp_rows, init=[_pack(r, 8) for r in sp])
-        self.acc = Memory(shape=config.dim * 32, depth=config.acc_rows, init=[_pack(r, 32) for r in acc])
-        super().__init__({})
-
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        m.submodules.cu, m.submodules.sp, m.submodules.acc = self.cu, self.sp, self.acc
-        wiring.connect(m, self.cu.sp_rd_a, self.sp.read_port())
-        wiring.connect(m, self.cu.sp_rd_b, self.sp.read_port())
-        wiring.connect(m, self.cu.sp_wr, self.sp.write_port())
-        wiring.connect(m, self.cu.acc_rd, self.acc.read_port())
-        wiring.connect(m, self.cu.acc_wr, self.acc.write_port())
-        return m
-
-
-def _pack(row: np.ndarray, bits: int) -> int:
-    mask = (1 << bits) - 1
-    return sum((int(v) & mask) << (bits * n) for n, v in enumerate(row))
-
-
-def _unpack(word: int, bits: int, dim: int) -> list[int]:
-    return [(word >> (bits * n)) & ((1 << bits) - 1) for n in range(dim)]
 
 
 class Run:
@@ -78,8 +46,8 @@ def simulate(config: NpuConfig, program: list[Instr], sp, acc, lut, max_cycles: 
     With `gaps`, `issue.valid` drops for random stretches between instructions (as token waits do in the top),
     and the memories are recorded in every cycle with a `done` pulse.
     """
-    dut = Harness(config, sp, acc)
-    cu, dim = dut.cu, config.dim
+    dut = Harness(ComputeUnit(config), config, sp, acc)
+    cu, dim = dut.engine, config.dim
     run = Run()
     n_sp, n_acc = config.sp_rows, config.acc_rows
     rows = [dut.sp.data[i] for i in range(n_sp)] + [dut.acc.data[i] for i in range(n_acc)] if gaps else []
@@ -93,15 +61,15 @@ def simulate(config: NpuConfig, program: list[Instr], sp, acc, lut, max_cycles: 
                 run.done.append(cycle)
                 if rows:
                     run.at_done.append((
-                        np.array([_unpack(w, 8, dim) for w in mem[:n_sp]], np.uint8),
-                        np.array([_unpack(w, 32, dim) for w in mem[n_sp:]], np.uint32).view(np.int32),
+                        np.array([unpack(w, 8, dim) for w in mem[:n_sp]], np.uint8),
+                        np.array([unpack(w, 32, dim) for w in mem[n_sp:]], np.uint32).view(np.int32),
                     ))
             cycle += 1
             run.cycles = cycle
 
     async def driver(ctx):
         for r in range(256 // dim):  # the load unit's job in the real top
-            ctx.set(cu.lut_wr, {"addr": r, "data": _pack(lut[r * dim : (r + 1) * dim], 8), "en": 1})
+            ctx.set(cu.lut_wr, {"addr": r, "data": pack(lut[r * dim : (r + 1) * dim], 8), "en": 1})
             await ctx.tick()
         ctx.set(cu.lut_wr, {"addr": 0, "data": 0, "en": 0})
         for pc, ins in enumerate(program):
@@ -120,8 +88,8 @@ def simulate(config: NpuConfig, program: list[Instr], sp, acc, lut, max_cycles: 
             raise AssertionError(f"compute unit did not finish: {len(run.done)}/{len(program)} done")
         for _ in range(3):  # a stray late done pulse would show up here
             await ctx.tick()
-        run.sp = np.array([_unpack(ctx.get(dut.sp.data[i]), 8, dim) for i in range(config.sp_rows)], np.uint8)
-        run.acc = np.array([_unpack(ctx.get(dut.acc.data[i]), 32, dim) for i in range(config.acc_rows)],
+        run.sp = np.array([unpack(ctx.get(dut.sp.data[i]), 8, dim) for i in range(config.sp_rows)], np.uint8)
+        run.acc = np.array([unpack(ctx.get(dut.acc.data[i]), 32, dim) for i in range(config.acc_rows)],
                            np.uint32).view(np.int32)
 
     sim = Simulator(dut)
