@@ -19,7 +19,8 @@ from nux.rtl.banked import BankedMemory
 from nux.rtl.cmdq import TaskController
 from nux.rtl.compute import ComputeUnit
 from nux.rtl.dispatch import Dispatcher
-from nux.rtl.dma import LoadUnit, StoreUnit
+from nux.rtl.dma_load import LoadUnit
+from nux.rtl.dma_store import StoreUnit
 from nux.rtl.fetch import INSTR_BITS, FetchUnit
 from nux.rtl.perf import PerfCounters
 

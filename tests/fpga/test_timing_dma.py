@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 from amaranth.back import verilog
 from nux.isa import NpuConfig
-from nux.rtl.dma import LoadUnit, StoreUnit
+from nux.rtl.dma_load import LoadUnit
+from nux.rtl.dma_store import StoreUnit
 from nux.rtl.fpga import run_yosys
 from nux.rtl.fpga_timing import analyze
 

@@ -15,7 +15,8 @@ import pytest
 from amaranth.sim import Simulator
 from nux.golden import Machine
 from nux.isa import ErrorCode, Instr, Mem, NpuConfig, assemble
-from nux.rtl.dma import LoadUnit, StoreUnit
+from nux.rtl.dma_load import LoadUnit
+from nux.rtl.dma_store import StoreUnit
 from nux.rtl.fetch import FetchUnit
 
 CONFIG = NpuConfig(dim=4, sp_rows=256, acc_rows=128, axi_data_bits=64)

@@ -14,7 +14,8 @@ import pytest
 from amaranth.sim import Simulator
 from nux.isa import ErrorCode, Instr, Mem, NpuConfig
 from nux.rtl.axi import MAX_BURST_BEATS
-from nux.rtl.dma import READ_BURST_BEATS, LoadUnit, StoreUnit
+from nux.rtl.dma_load import READ_BURST_BEATS, LoadUnit
+from nux.rtl.dma_store import StoreUnit
 from test_dma import ARENA, ARENA_SIZE, CONFIG, PAGE, AxiMemory, golden_machine, run_unit
 
 pytestmark = pytest.mark.rtl
